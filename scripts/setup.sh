@@ -10,8 +10,17 @@ PACKAGES=(
   nlohmann-json3-dev libcli11-dev libfmt-dev libspdlog-dev libtomlplusplus-dev
   libcpp-httplib-dev libsqlite3-dev
   libgtest-dev libgmock-dev libbenchmark-dev
-  zstd lz4 procps util-linux
+  zstd lz4 procps util-linux ccache
 )
+# Extra packages a module needs for its tests or benchmarks: one name per line in
+# scripts/packages/<module>.txt ('#' starts a comment).
+here=$(cd "$(dirname "$0")" && pwd)
+for list in "$here"/packages/*.txt; do
+  [[ -e $list ]] || continue
+  while read -r name _; do
+    [[ -n $name && $name != \#* ]] && PACKAGES+=("$name")
+  done < "$list"
+done
 
 if [[ $(id -u) -ne 0 ]]; then
   if command -v sudo >/dev/null 2>&1; then exec sudo -E bash "$0" "$@"; fi
