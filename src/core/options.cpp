@@ -57,6 +57,15 @@ constexpr OptionSpec kOptions[] = {
     // END monitor options
 
     // BEGIN diagnose options
+    {"diagnose.statement_timeout", T::kDuration, "30s",
+     "statement_timeout for the queries diagnose commands run (EXPLAIN, snapshots)."},
+    {"diagnose.snapshot_file", T::kPath, "",
+     "File of pg_stat_statements snapshots kept by the agent; top-queries --since reads it."},
+    {"diagnose.log_line_prefix", T::kString, "",
+     "log_line_prefix of the server logs given to log-report (empty: detect it).", {}, false,
+     "--log-line-prefix"},
+    {"diagnose.jobs", T::kInt, "0", "Parallel workers of log-report (0 = number of cores).",
+     "0..64", false, "--log-jobs"},
     // END diagnose options
 };
 
