@@ -45,6 +45,10 @@ constexpr OptionSpec kOptions[] = {
     // BEGIN backup-restore options
     {"backup.jobs", T::kInt, "0", "Parallel copy jobs (0 = number of cores).", "0..64", false,
      "--jobs"},
+    {"repository.type", T::kEnum, "posix", "Storage back end of the repository.", "posix"},
+    {"backup.chunk_size", T::kSize, "8MiB",
+     "Files larger than this are split into independently compressed chunks of this size, so "
+     "one big relation file is copied and restored by all jobs."},
     // END backup-restore options
 
     // BEGIN wal options
