@@ -10,6 +10,8 @@
 #include <string>
 #include <vector>
 
+#include "core/subprocess.hpp"
+
 namespace dbmedic::pg {
 
 namespace fs = std::filesystem;
@@ -68,6 +70,7 @@ class LocalCluster {
 
  private:
   std::vector<std::string> PgCtl(const std::vector<std::string>& args) const;
+  core::RunOptions AsOsUser() const;
   ClusterSpec spec_;
 };
 

@@ -1,0 +1,100 @@
+#include "cli/command.hpp"
+
+#include <cstdlib>
+#include <filesystem>
+#include <vector>
+
+#include <fmt/format.h>
+
+#include "core/error.hpp"
+#include "core/log.hpp"
+
+namespace dbmedic::cli {
+
+std::vector<SetupFn>& Registry() {
+  static std::vector<SetupFn> fns;
+  return fns;
+}
+
+CommandRegistration::CommandRegistration(SetupFn fn) { Registry().push_back(fn); }
+
+const core::Config& Context::config() {
+  if (!config_) {
+    std::optional<std::filesystem::path> file;
+    if (config_path) {
+      file = *config_path;
+    } else if (const char* env = std::getenv("DBMEDIC_CONFIG"); env && *env) {
+      file = env;
+    } else if (std::error_code ec; std::filesystem::exists(core::kDefaultConfigPath, ec)) {
+      file = std::filesystem::path(core::kDefaultConfigPath);
+    }
+    config_ = core::Config::Load(file, overrides);
+    core::SetupLogging(config_->String("log.level"));
+  }
+  return *config_;
+}
+
+CLI::Option* AddConfigOption(CLI::App* cmd, Context& ctx, std::string_view key) {
+  const core::OptionSpec* spec = core::FindOption(key);
+  if (!spec) throw Error(ErrorCode::kInternal, fmt::format("no option '{}' in the table", key));
+  if (spec->secret) {
+    throw Error(ErrorCode::kInternal,
+                fmt::format("secret option '{}' must not be a command-line flag", key));
+  }
+  std::string help = fmt::format("{} (config {}, env {}{})", spec->help, spec->key,
+                                 core::EnvName(*spec),
+                                 spec->default_value.empty()
+                                     ? ""
+                                     : fmt::format(", default {}", spec->default_value));
+  std::string k(key);
+  auto* opt = cmd->add_option_function<std::string>(
+      core::FlagName(*spec), [&ctx, k](const std::string& v) { ctx.overrides[k] = v; }, help);
+  if (spec->type == core::OptionType::kEnum) opt->type_name(std::string(spec->allowed));
+  return opt;
+}
+
+void PrintJson(const nlohmann::json& value) { fmt::print("{}\n", value.dump(2)); }
+
+void PrintTable(const std::vector<std::string>& headers,
+                const std::vector<std::vector<std::string>>& rows) {
+  std::vector<size_t> width(headers.size());
+  for (size_t i = 0; i < headers.size(); ++i) width[i] = headers[i].size();
+  for (const auto& row : rows) {
+    for (size_t i = 0; i < row.size() && i < width.size(); ++i) {
+      width[i] = std::max(width[i], row[i].size());
+    }
+  }
+  auto print_row = [&](const std::vector<std::string>& row) {
+    std::string line;
+    for (size_t i = 0; i < width.size(); ++i) {
+      const std::string& cell = i < row.size() ? row[i] : std::string();
+      line += (i + 1 < width.size()) ? fmt::format("{:<{}}  ", cell, width[i]) : cell;
+    }
+    fmt::print("{}\n", line);
+  };
+  print_row(headers);
+  std::vector<std::string> rule;
+  for (size_t w : width) rule.push_back(std::string(w, '-'));
+  print_row(rule);
+  for (const auto& row : rows) print_row(row);
+}
+
+std::string HumanBytes(double bytes) {
+  const char* units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
+  int u = 0;
+  while (bytes >= 1024 && u < 4) {
+    bytes /= 1024;
+    ++u;
+  }
+  return u == 0 ? fmt::format("{:.0f} {}", bytes, units[u]) : fmt::format("{:.1f} {}", bytes, units[u]);
+}
+
+std::string HumanSeconds(double seconds) {
+  if (seconds < 1) return fmt::format("{:.0f} ms", seconds * 1000);
+  if (seconds < 60) return fmt::format("{:.2f} s", seconds);
+  auto s = static_cast<long>(seconds);
+  if (s < 3600) return fmt::format("{} min {} s", s / 60, s % 60);
+  return fmt::format("{} h {} min", s / 3600, (s % 3600) / 60);
+}
+
+}  // namespace dbmedic::cli
