@@ -55,6 +55,19 @@ constexpr OptionSpec kOptions[] = {
     // END wal options
 
     // BEGIN forensics options
+    {"forensics.wal_dir", T::kPath, "",
+     "Directory of WAL segment files to scan (pg_wal or a copy of it).", {}, false,
+     "--wal-dir"},
+    {"forensics.catalog", T::kPath, "",
+     "Relation catalog file (JSON from 'dbmedic catalog capture') that names relfilenodes.",
+     {}, false, "--catalog"},
+    {"forensics.min_rows", T::kInt, "1000",
+     "A DELETE/UPDATE is an incident from this many rows of one table in one transaction.",
+     "1..2147483647", false, "--min-rows"},
+    {"forensics.min_percent", T::kInt, "50",
+     "A DELETE/UPDATE is also an incident from this percentage of a table's rows (reltuples "
+     "from the catalog; tables of at least 100 rows).",
+     "1..100", false, "--min-percent"},
     // END forensics options
 
     // BEGIN monitor options

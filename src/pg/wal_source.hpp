@@ -1,0 +1,81 @@
+// Where WAL segments come from. The decoder reads whole segments through this interface, so a
+// repository-backed source (files compressed with zstd or lz4) plugs in later without touching
+// the decoder: it only has to list segments and fill a buffer with one segment's bytes.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <filesystem>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "pg/lsn.hpp"
+
+namespace dbmedic::pg {
+
+struct WalSegmentRef {
+  TimelineId timeline = 0;
+  std::uint64_t segno = 0;
+  std::string name;  // 24-hex-digit file name
+};
+
+class WalSource {
+ public:
+  virtual ~WalSource() = default;
+
+  // wal_segment_size of the cluster that wrote these segments.
+  virtual std::uint64_t segment_size() const = 0;
+  // The segments to decode in ascending segno, one per segno: the timeline is chosen by the
+  // source (following the target timeline's history). Gaps are allowed: the reader stops there.
+  virtual std::vector<WalSegmentRef> Segments() const = 0;
+  // Fills `out` with the whole content of `ref` (resized to the bytes read). A short result is a
+  // truncated segment, which the reader reports with its LSN. Throws Error(kIo/kNotFound).
+  virtual void Read(const WalSegmentRef& ref, std::vector<std::byte>& out) = 0;
+  // "directory /srv/wal", for messages.
+  virtual std::string Describe() const = 0;
+};
+
+// Parsed NNNNNNNN.history: for each ancestor timeline, the LSN where it ended (switchpoint).
+struct TimelineHistoryEntry {
+  TimelineId timeline = 0;
+  Lsn end;
+};
+// Throws Error(kCorrupt) naming the line when the text is not a timeline history.
+std::vector<TimelineHistoryEntry> ParseTimelineHistory(const std::string& text);
+
+// Picks, for segment `segno`, the timeline of `history` (ancestors in order, then `target`)
+// whose WAL covers the whole segment: the first ancestor that ended at or after the segment's
+// end, else the target (the segment where a switch happened is read from the newer timeline).
+TimelineId TimelineForSegment(std::uint64_t segno, std::uint64_t seg_size,
+                              const std::vector<TimelineHistoryEntry>& history,
+                              TimelineId target);
+
+// Segments in a plain directory (pg_wal, or a copy of it): files named by segment. Timeline-
+// aware: by default the highest timeline found is followed, through its .history file when one
+// is present (else the highest timeline not above the target is taken per segment).
+class DirectoryWalSource final : public WalSource {
+ public:
+  // Throws Error(kNotFound) if `dir` is missing or holds no WAL segment.
+  explicit DirectoryWalSource(std::filesystem::path dir,
+                              std::optional<TimelineId> timeline = std::nullopt);
+
+  std::uint64_t segment_size() const override { return segment_size_; }
+  std::vector<WalSegmentRef> Segments() const override { return segments_; }
+  void Read(const WalSegmentRef& ref, std::vector<std::byte>& out) override;
+  std::string Describe() const override;
+  TimelineId timeline() const { return timeline_; }
+
+ private:
+  std::filesystem::path dir_;
+  std::uint64_t segment_size_ = kDefaultWalSegmentSize;
+  TimelineId timeline_ = 0;
+  std::vector<WalSegmentRef> segments_;
+};
+
+// Reads the segment size recorded in a segment's first page (XLogLongPageHeaderData), nullopt if
+// the file is too short or the header is not a PostgreSQL 15 long header.
+std::optional<std::uint64_t> ProbeSegmentSize(const std::filesystem::path& segment_file);
+
+}  // namespace dbmedic::pg
