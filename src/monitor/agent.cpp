@@ -1,0 +1,253 @@
+#include "monitor/agent.hpp"
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include "core/error.hpp"
+#include "monitor/host_collector.hpp"
+#include "monitor/http_server.hpp"
+#include "monitor/pg_collector.hpp"
+
+namespace dbmedic::monitor {
+
+bool SleepFor(std::stop_token stop, std::chrono::milliseconds duration) {
+  std::mutex mu;
+  std::condition_variable_any cv;
+  std::unique_lock lock(mu);
+  return !cv.wait_for(lock, stop, duration, [] { return false; }) && !stop.stop_requested();
+}
+
+AgentSettings LoadAgentSettings(const core::Config& config) {
+  AgentSettings s;
+  s.listen_address = config.String("monitor.listen_address");
+  s.port = static_cast<int>(config.Int("monitor.port"));
+  s.history_path = config.Path("monitor.history_path");
+  s.history_policy = {config.Duration("monitor.history_retention"),
+                      config.Duration("monitor.downsample_after"),
+                      config.Duration("monitor.downsample_step")};
+  s.history_interval = config.Duration("monitor.history_interval");
+  s.maintenance_interval = config.Duration("monitor.maintenance_interval");
+  s.host_interval = config.Duration("monitor.host_interval");
+  s.pg_interval = config.Duration("monitor.pg_interval");
+  s.collector_timeout = config.Duration("monitor.collector_timeout");
+  s.evaluation_interval = config.Duration("monitor.evaluation_interval");
+  s.repeat_interval = config.Duration("monitor.repeat_interval");
+  if (auto repo = config.Optional("repository.path"); repo && !repo->empty()) {
+    s.repository_path = config.Path("repository.path");
+  }
+  s.basic_auth_user = config.Optional("monitor.basic_auth_user").value_or("");
+  s.basic_auth_password = config.Optional("monitor.basic_auth_password").value_or("");
+  if (!s.basic_auth_user.empty() && s.basic_auth_password.empty()) {
+    throw Error(ErrorCode::kConfig,
+                "monitor.basic_auth_user is set but monitor.basic_auth_password is empty",
+                "set monitor.basic_auth_password in the config file or "
+                "DBMEDIC_MONITOR_BASIC_AUTH_PASSWORD");
+  }
+  if (auto cert = config.Optional("monitor.tls_cert"); cert && !cert->empty()) {
+    s.tls_cert = config.Path("monitor.tls_cert");
+    auto key = config.Optional("monitor.tls_key");
+    if (!key || key->empty()) {
+      throw Error(ErrorCode::kConfig, "monitor.tls_cert is set but monitor.tls_key is not",
+                  "set monitor.tls_key to the PEM private key of the certificate");
+    }
+    s.tls_key = config.Path("monitor.tls_key");
+  }
+  s.external_url = config.Optional("monitor.external_url").value_or("");
+  return s;
+}
+
+Agent::Agent(AgentSettings settings, std::vector<MonitorTarget> targets,
+             std::vector<AlertRule> rules, std::vector<NotifierConfig> notifiers,
+             const Clock& clock)
+    : settings_(std::move(settings)),
+      targets_(std::move(targets)),
+      rules_(std::move(rules)),
+      clock_(clock) {
+  HostCollectorOptions host{settings_.host_interval, "/proc", "/sys", {}};
+  for (const auto& t : targets_) {
+    if (!t.data_dir) continue;
+    host.paths.push_back({t.name, "data", *t.data_dir});
+    host.paths.push_back({t.name, "wal", *t.data_dir / "pg_wal"});
+  }
+  if (settings_.repository_path) {
+    host.paths.push_back({"", "repository", *settings_.repository_path});
+  }
+  collectors_.push_back(std::make_unique<HostCollector>(std::move(host)));
+  for (const auto& t : targets_) {
+    collectors_.push_back(std::make_unique<PgCollector>(
+        t, PgCollectorOptions{settings_.pg_interval, settings_.collector_timeout}));
+  }
+  if (notifiers.empty()) notifiers.push_back({"log", NotifierType::kLog, "", {}, {}, true});
+  for (const auto& n : notifiers) notifiers_.push_back(MakeNotifier(n));
+  engine_ = std::make_unique<RulesEngine>(rules_, clock_, settings_.repeat_interval);
+}
+
+Agent::~Agent() { Stop(); }
+
+void Agent::Start() {
+  if (started_) return;
+  history_ = HistoryStore::Open(settings_.history_path);
+  engine_->Restore(history_->LoadAlerts());
+  {
+    std::lock_guard lock(alerts_mu_);
+    alerts_ = engine_->Instances();
+  }
+  http_ = std::make_unique<HttpServer>(*this, settings_);
+  http_->Bind();
+  started_ = true;
+  for (auto& c : collectors_) {
+    threads_.emplace_back([this, &c](std::stop_token stop) { CollectorLoop(stop, *c); });
+  }
+  threads_.emplace_back([this](std::stop_token stop) { EvaluatorLoop(stop); });
+  threads_.emplace_back([this](std::stop_token stop) { HistoryLoop(stop); });
+  threads_.emplace_back([this](std::stop_token stop) { DispatcherLoop(stop); });
+  http_->Start();
+  spdlog::info("monitor: serving {} ({} targets, {} rules, history {})", BaseUrl(),
+               targets_.size(), rules_.size(), settings_.history_path.string());
+}
+
+void Agent::Stop() {
+  if (!started_) return;
+  started_ = false;
+  http_->Stop();
+  for (auto& t : threads_) t.request_stop();
+  queue_cv_.notify_all();
+  threads_.clear();  // joins
+  try {
+    history_->SaveAlerts(engine_->Instances());
+  } catch (const Error& e) {
+    spdlog::error("monitor: saving alert states on shutdown failed: {}", e.what());
+  }
+}
+
+int Agent::port() const { return http_ ? http_->port() : settings_.port; }
+
+std::string Agent::BaseUrl() const {
+  return fmt::format("{}://{}:{}", settings_.tls_cert.empty() ? "http" : "https",
+                     settings_.listen_address, port());
+}
+
+std::vector<AlertInstance> Agent::Alerts() const {
+  std::lock_guard lock(alerts_mu_);
+  return alerts_;
+}
+
+void Agent::CollectorLoop(std::stop_token stop, Collector& collector) {
+  do {
+    auto start = std::chrono::steady_clock::now();
+    CollectResult result = collector.Collect();
+    double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
+                         .count();
+    registry_.Publish(collector.name(), std::move(result.families), seconds, result.error,
+                      std::chrono::system_clock::now());
+    auto elapsed = std::chrono::duration_cast<std::chrono::milliseconds>(
+        std::chrono::steady_clock::now() - start);
+    // Fixed interval between starts; a run longer than the interval is followed at once.
+    auto wait = collector.interval() - elapsed;
+    if (wait.count() < 0) wait = std::chrono::milliseconds(0);
+    if (!SleepFor(stop, wait)) return;
+  } while (!stop.stop_requested());
+}
+
+void Agent::PublishAlertMetrics(const std::vector<AlertInstance>& alerts) {
+  FamilyBuilder b(clock_.Now());
+  std::map<std::string, double> by_state = {{"pending", 0}, {"firing", 0}};
+  for (const auto& a : alerts) {
+    if (a.state == AlertState::kResolved) continue;
+    by_state[std::string(AlertStateName(a.state))] += 1;
+    Labels l = a.labels;
+    l["alertstate"] = std::string(AlertStateName(a.state));
+    b.Gauge("dbmedic_alert_active", "Pending and firing alerts (value is 1).", l, 1);
+  }
+  for (const auto& [state, n] : by_state) {
+    b.Gauge("dbmedic_alerts", "Alerts by state.", {{"state", state}}, n);
+  }
+  {
+    std::lock_guard lock(queue_mu_);
+    for (const auto& [name, counts] : notify_counts_) {
+      b.Counter("dbmedic_notifications_total", "Notifications delivered.", {{"notifier", name}},
+                counts.first);
+      b.Counter("dbmedic_notifications_failed_total", "Notifications that failed.",
+                {{"notifier", name}}, counts.second);
+    }
+  }
+  registry_.PublishExtra("alerts", b.Take());
+}
+
+void Agent::EvaluatorLoop(std::stop_token stop) {
+  while (SleepFor(stop, settings_.evaluation_interval)) {
+    try {
+      auto events = engine_->Evaluate(registry_.Merged());
+      auto alerts = engine_->Instances();
+      PublishAlertMetrics(alerts);
+      {
+        std::lock_guard lock(alerts_mu_);
+        alerts_ = alerts;
+      }
+      // Saved at every evaluation: `dbmedic alerts` reads them, a restart resumes them.
+      history_->SaveAlerts(alerts);
+      if (!events.empty()) {
+        std::lock_guard lock(queue_mu_);
+        queue_.insert(queue_.end(), events.begin(), events.end());
+        queue_cv_.notify_one();
+      }
+    } catch (const std::exception& e) {
+      spdlog::error("monitor: evaluating alert rules failed: {}", e.what());
+    }
+  }
+}
+
+void Agent::HistoryLoop(std::stop_token stop) {
+  auto last_maintenance = std::chrono::steady_clock::now();
+  while (SleepFor(stop, settings_.history_interval)) {
+    try {
+      history_->Write(registry_.Merged());
+      if (std::chrono::steady_clock::now() - last_maintenance >= settings_.maintenance_interval) {
+        last_maintenance = std::chrono::steady_clock::now();
+        auto r = history_->Maintain(clock_.Now(), settings_.history_policy);
+        spdlog::debug("monitor: history maintenance: {} rows downsampled, {} expired",
+                      r.downsampled_rows, r.expired_rows);
+      }
+    } catch (const std::exception& e) {
+      spdlog::error("monitor: writing history failed: {}", e.what());
+    }
+  }
+}
+
+void Agent::DispatcherLoop(std::stop_token stop) {
+  while (!stop.stop_requested()) {
+    std::vector<AlertEvent> events;
+    {
+      std::unique_lock lock(queue_mu_);
+      queue_cv_.wait(lock, stop, [&] { return !queue_.empty(); });
+      events.assign(queue_.begin(), queue_.end());
+      queue_.clear();
+    }
+    if (!events.empty()) Dispatch(events);
+  }
+}
+
+void Agent::Dispatch(const std::vector<AlertEvent>& events) {
+  // One delivery per alert: each has its own status, and a receiver can de-duplicate by
+  // fingerprint.
+  for (const auto& event : events) {
+    for (auto& notifier : notifiers_) {
+      const auto& cfg = notifier->config();
+      if (event.alert.state == AlertState::kResolved && !cfg.send_resolved) continue;
+      bool ok = true;
+      try {
+        notifier->Send({event}, settings_.external_url.empty() ? BaseUrl()
+                                                                : settings_.external_url);
+      } catch (const std::exception& e) {
+        ok = false;
+        spdlog::error("monitor: notifying '{}' of alert {} ({}) failed: {}", cfg.name,
+                      event.alert.rule, AlertStateName(event.alert.state), e.what());
+      }
+      std::lock_guard lock(queue_mu_);
+      auto& counts = notify_counts_[cfg.name];
+      (ok ? counts.first : counts.second) += 1;
+    }
+  }
+}
+
+}  // namespace dbmedic::monitor
