@@ -1,0 +1,299 @@
+#include "backup/backup.hpp"
+
+#include <unistd.h>
+
+#include <chrono>
+#include <ctime>
+#include <deque>
+#include <mutex>
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include "backup/chunk_copier.hpp"
+#include "backup/data_dir_scan.hpp"
+#include "backup/page_checksum.hpp"
+#include "core/error.hpp"
+#include "pg/connection.hpp"
+#include "pg/lsn.hpp"
+#include "repo/cluster.hpp"
+#include "repo/parallel.hpp"
+
+namespace dbmedic::backup {
+namespace fs = std::filesystem;
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+std::int64_t NowEpoch() {
+  return std::chrono::duration_cast<std::chrono::seconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+// "20261129-121749F": sortable by time; a suffix keeps two backups in one second apart.
+std::string NewLabel(const repo::Repository& repository) {
+  const std::time_t now = std::time(nullptr);
+  std::tm tm{};
+  gmtime_r(&now, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof(buf), "%Y%m%d-%H%M%SF", &tm);
+  std::string label = buf;
+  for (int n = 1; !repository.storage().List(repo::Repository::BackupDir(label)).empty(); ++n) {
+    label = fmt::format("{}-{}", buf, n);
+  }
+  return label;
+}
+
+// Everything the copy phase needs for one file: where to read it and its manifest entry.
+struct Job {
+  SourceFile source;
+  repo::FileEntry entry;
+  std::atomic<bool> vanished{false};
+};
+
+void LayOutChunks(repo::FileEntry& entry, std::uint64_t chunk_size) {
+  const std::uint64_t count = entry.size == 0 ? 1 : (entry.size + chunk_size - 1) / chunk_size;
+  for (std::uint64_t i = 0; i < count; ++i) {
+    const std::uint64_t offset = i * chunk_size;
+    entry.chunks.push_back({offset, std::min(chunk_size, entry.size - offset), 0, {}});
+  }
+}
+
+class Copier {
+ public:
+  Copier(storage::Storage& storage, CopySettings settings, int jobs, const BackupOptions& options,
+         std::uint64_t chunk_size)
+      : storage_(storage), settings_(std::move(settings)), jobs_(jobs), options_(options),
+        chunk_size_(chunk_size) {}
+
+  Job& Add(SourceFile source, repo::FileEntry entry) {
+    LayOutChunks(entry, chunk_size_);
+    Job& job = jobs_list_.emplace_back();
+    job.source = std::move(source);
+    job.entry = std::move(entry);
+    progress_.bytes_total += job.entry.size;
+    return job;
+  }
+
+  // Copies every chunk added since the last call, in parallel.
+  void Run() {
+    std::vector<std::pair<Job*, std::size_t>> tasks;
+    for (std::size_t j = first_pending_; j < jobs_list_.size(); ++j) {
+      for (std::size_t c = 0; c < jobs_list_[j].entry.chunks.size(); ++c) {
+        tasks.emplace_back(&jobs_list_[j], c);
+      }
+    }
+    first_pending_ = jobs_list_.size();
+    // Big chunks first, so the tail of the run is not one thread copying one large file.
+    std::stable_sort(tasks.begin(), tasks.end(), [](const auto& a, const auto& b) {
+      return a.first->entry.chunks[a.second].size > b.first->entry.chunks[b.second].size;
+    });
+    repo::RunParallel(tasks.size(), jobs_, [&](std::size_t i) {
+      auto [job, chunk] = tasks[i];
+      const std::uint64_t planned = job->entry.chunks[chunk].size;
+      CopyChunk(storage_, settings_, job->source, job->entry, chunk, job->vanished);
+      Report(planned);
+    });
+  }
+
+  // Manifest entries of the files that still existed, with their final sizes and checksums.
+  std::vector<repo::FileEntry> Entries() {
+    std::vector<repo::FileEntry> out;
+    for (Job& job : jobs_list_) {
+      if (job.vanished.load()) continue;
+      repo::FileEntry& e = job.entry;
+      e.size = 0;
+      for (const repo::ChunkEntry& c : e.chunks) e.size = std::max(e.size, c.offset + c.size);
+      e.sha256 = repo::CombineChunkChecksums(e.chunks);
+      out.push_back(std::move(e));
+    }
+    return out;
+  }
+
+ private:
+  void Report(std::uint64_t bytes) {
+    std::lock_guard lock(mu_);
+    progress_.bytes_done += bytes;
+    if (options_.on_progress) options_.on_progress(progress_);
+  }
+
+  storage::Storage& storage_;
+  CopySettings settings_;
+  int jobs_;
+  const BackupOptions& options_;
+  std::uint64_t chunk_size_;
+  std::deque<Job> jobs_list_;  // deque: Job holds an atomic and must not move
+  std::size_t first_pending_ = 0;
+  std::mutex mu_;
+  Progress progress_;  // guarded by mu_ once Run() starts
+};
+
+struct StartInfo {
+  pg::Lsn lsn;
+  std::string wal_name;
+};
+
+struct StopInfo {
+  pg::Lsn lsn;
+  std::string wal_name;
+  std::string label_file;
+  std::string tablespace_map;
+};
+
+StartInfo StartBackup(pg::Connection& conn, const std::string& label, const std::string& slot) {
+  conn.ExecParams("SELECT pg_create_physical_replication_slot($1, true, true)", {slot});
+  pg::Result r = conn.ExecParams(
+      "SELECT lsn, pg_walfile_name(lsn) FROM pg_backup_start($1, true) AS lsn", {label});
+  return {pg::Lsn::Parse(r.Get(0, 0)), r.GetString(0, 1)};
+}
+
+StopInfo StopBackup(pg::Connection& conn) {
+  pg::Result r = conn.Exec(
+      "SELECT lsn, pg_walfile_name(lsn), labelfile, spcmapfile FROM pg_backup_stop(false)");
+  return {pg::Lsn::Parse(r.Get(0, 0)), r.GetString(0, 1), r.GetString(0, 2), r.GetString(0, 3)};
+}
+
+repo::FileEntry EntryFor(const std::string& path, std::uint64_t size, std::uint32_t mode,
+                         std::int64_t mtime) {
+  repo::FileEntry e;
+  e.path = path;
+  e.size = size;
+  e.mode = mode;
+  e.mtime = mtime;
+  return e;
+}
+
+void AddDataFiles(Copier& copier, const DataDirPlan& plan, bool checksums) {
+  for (const PlannedFile& f : plan.files) {
+    SourceFile source;
+    source.path = f.source;
+    if (auto segment = RelationSegment(f.path); segment && checksums) {
+      source.validate_pages = true;
+      source.first_block = *segment * kPagesPerSegment;
+    }
+    copier.Add(std::move(source), EntryFor(f.path, f.size, f.mode, f.mtime));
+  }
+}
+
+// The WAL from the segment holding the start LSN to the one holding the stop LSN, read from
+// pg_wal (the slot kept it there), plus the timeline history file when there is one.
+void AddWal(Copier& copier, const fs::path& data_dir, const StartInfo& start,
+            const StopInfo& stop, std::uint64_t seg_size) {
+  const auto first = pg::ParseWalSegmentName(start.wal_name, seg_size);
+  const auto last = pg::ParseWalSegmentName(stop.wal_name, seg_size);
+  if (!first || !last || first->timeline != last->timeline || last->segno < first->segno) {
+    throw Error(ErrorCode::kInternal, fmt::format("unexpected WAL range {} .. {}", start.wal_name,
+                                                  stop.wal_name));
+  }
+  for (std::uint64_t segno = first->segno; segno <= last->segno; ++segno) {
+    const std::string name = pg::WalSegmentName(first->timeline, segno, seg_size);
+    const fs::path path = data_dir / "pg_wal" / name;
+    SourceFile source;
+    source.path = path;
+    copier.Add(std::move(source), EntryFor("pg_wal/" + name, fs::file_size(path), 0600, NowEpoch()));
+  }
+  const fs::path history = data_dir / "pg_wal" / fmt::format("{:08X}.history", first->timeline);
+  if (first->timeline > 1 && fs::exists(history)) {
+    SourceFile source;
+    source.path = history;
+    copier.Add(std::move(source), EntryFor("pg_wal/" + history.filename().string(),
+                                           fs::file_size(history), 0600, NowEpoch()));
+  }
+}
+
+void AddInline(Copier& copier, const std::string& path, const std::string& content) {
+  SourceFile source;
+  source.content = content;
+  copier.Add(std::move(source), EntryFor(path, content.size(), 0600, NowEpoch()));
+}
+
+void RemoveIncomplete(repo::Repository& repository, std::vector<std::string>& removed) {
+  for (const std::string& label : repository.ListIncomplete()) {
+    spdlog::warn("removing interrupted backup '{}' (it has no manifest)", label);
+    repository.RemoveBackup(label);
+    removed.push_back(label);
+  }
+}
+
+void CheckVersion(const repo::Repository& repository, int server_version_num) {
+  if (server_version_num / 10000 != repository.info().pg_version_num / 10000) {
+    throw Error(ErrorCode::kRepository,
+                fmt::format("repository holds PostgreSQL {} backups, the cluster runs {}",
+                            repository.info().pg_version_num / 10000, server_version_num / 10000),
+                "use a new repository after a major upgrade ('dbmedic repo init')");
+  }
+}
+
+}  // namespace
+
+BackupResult RunBackup(const core::Config& config, const BackupOptions& options) {
+  repo::Repository repository = repo::OpenRepository(config);
+  return RunBackup(config, repository, options);
+}
+
+BackupResult RunBackup(const core::Config& config, repo::Repository& repository,
+                       const BackupOptions& options) {
+  const auto began = Clock::now();
+  pg::Connection conn = repo::ConnectCluster(config);
+  const repo::ClusterIdentity id = repo::ReadClusterIdentity(conn);
+  repository.CheckCluster(id.system_identifier);
+  CheckVersion(repository, id.pg_version_num);
+
+  BackupResult result;
+  RemoveIncomplete(repository, result.removed_incomplete);
+
+  repo::Manifest& m = result.manifest;
+  m.label = NewLabel(repository);
+  m.system_identifier = id.system_identifier;
+  m.pg_version_num = id.pg_version_num;
+  m.tool_version = std::string(repo::kToolVersion);
+  m.data_checksums = id.data_checksums;
+  const repo::CodecSettings codec = repo::CodecFromConfig(config);
+  m.compression = codec.compression;
+  m.compression_level = codec.level;
+  m.chunk_size = std::max<std::uint64_t>(config.Size("backup.chunk_size") / kPageSize, 1) * kPageSize;
+  const fs::path data_dir = conn.Scalar("SHOW data_directory");
+  const auto seg_size = static_cast<std::uint64_t>(
+      std::stoull(conn.Scalar("SELECT setting FROM pg_settings WHERE name = 'wal_segment_size'")));
+
+  spdlog::info("backup {}: starting (checkpoint) on {}", m.label, conn.Describe());
+  m.start_time = NowEpoch();
+  const StartInfo start = StartBackup(conn, m.label, fmt::format("dbmedic_backup_{}", ::getpid()));
+  m.start_lsn = start.lsn.ToString();
+  m.timeline = static_cast<std::uint32_t>(std::stoul(start.wal_name.substr(0, 8), nullptr, 16));
+
+  DataDirPlan plan = ScanDataDirectory(data_dir);
+  m.directories = plan.directories;
+  m.tablespaces = plan.tablespaces;
+  const int jobs = repo::EffectiveJobs(static_cast<int>(config.Int("backup.jobs")));
+  Copier copier(repository.storage(), {m.label, codec, start.lsn.value}, jobs, options, m.chunk_size);
+  AddDataFiles(copier, plan, id.data_checksums);
+  spdlog::info("backup {}: copying {} files ({} bytes) with {} jobs", m.label, plan.files.size(),
+               plan.total_bytes, jobs);
+  copier.Run();
+
+  const StopInfo stop = StopBackup(conn);
+  m.stop_lsn = stop.lsn.ToString();
+  m.stop_time = NowEpoch();
+  conn.ExecParams("SELECT pg_drop_replication_slot($1)", {fmt::format("dbmedic_backup_{}", ::getpid())});
+  AddWal(copier, data_dir, start, stop, seg_size);
+  AddInline(copier, "backup_label", stop.label_file);
+  if (!stop.tablespace_map.empty()) AddInline(copier, "tablespace_map", stop.tablespace_map);
+  copier.Run();
+
+  m.files = copier.Entries();
+  for (const repo::FileEntry& f : m.files) {
+    if (!f.path.starts_with("pg_wal/") && f.path != "backup_label" && f.path != "tablespace_map") {
+      m.database_size += f.size;
+    }
+    for (const repo::ChunkEntry& c : f.chunks) m.repository_size += c.stored_size;
+  }
+  m.duration_seconds = std::chrono::duration<double>(Clock::now() - began).count();
+  repository.SaveManifest(m);
+  spdlog::info("backup {}: done, LSN {} .. {}, {} bytes stored in {:.1f} s", m.label, m.start_lsn,
+               m.stop_lsn, m.repository_size, m.duration_seconds);
+  return result;
+}
+
+}  // namespace dbmedic::backup

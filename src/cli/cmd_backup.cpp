@@ -1,0 +1,61 @@
+// `dbmedic backup`: online full backup of the configured cluster into the repository.
+#include <fmt/format.h>
+
+#include "backup/backup.hpp"
+#include "cli/command.hpp"
+#include "pg/lsn.hpp"
+
+namespace dbmedic::cli {
+
+void AddRepositoryOptions(CLI::App* cmd, Context& ctx, bool cluster);
+std::function<void(std::uint64_t, std::uint64_t)> MakeProgressPrinter(const char* verb);
+
+namespace {
+
+void Run(Context& ctx) {
+  backup::BackupOptions options;
+  if (auto print = MakeProgressPrinter("backup"); print && !ctx.json()) {
+    options.on_progress = [print](const backup::Progress& p) { print(p.bytes_done, p.bytes_total); };
+  }
+  const backup::BackupResult result = backup::RunBackup(ctx.config(), options);
+  const repo::Manifest& m = result.manifest;
+  if (ctx.json()) {
+    PrintJson({{"label", m.label},
+               {"type", m.type},
+               {"start_lsn", m.start_lsn},
+               {"stop_lsn", m.stop_lsn},
+               {"timeline", m.timeline},
+               {"files", m.files.size()},
+               {"database_size", m.database_size},
+               {"repository_size", m.repository_size},
+               {"duration_seconds", m.duration_seconds},
+               {"removed_incomplete", result.removed_incomplete}});
+    return;
+  }
+  for (const std::string& label : result.removed_incomplete) {
+    fmt::print("removed interrupted backup {}\n", label);
+  }
+  fmt::print("backup {} done: {} files, {} -> {} in repository, LSN {} .. {}, {}\n", m.label,
+             m.files.size(), HumanBytes(double(m.database_size)),
+             HumanBytes(double(m.repository_size)), m.start_lsn, m.stop_lsn,
+             HumanSeconds(m.duration_seconds));
+}
+
+void Setup(CLI::App& root, Context& ctx) {
+  auto* cmd = root.add_subcommand(
+      "backup",
+      "Take an online full backup of the cluster into the repository (pg_backup_start/stop, "
+      "parallel chunked copy, page checksums checked, WAL from start to stop included, "
+      "manifest written last).");
+  AddRepositoryOptions(cmd, ctx, true);
+  AddConfigOption(cmd, ctx, "backup.jobs");
+  AddConfigOption(cmd, ctx, "backup.chunk_size");
+  AddConfigOption(cmd, ctx, "repository.compression");
+  AddConfigOption(cmd, ctx, "repository.compression_level");
+  cmd->callback([&ctx] { Run(ctx); });
+}
+
+const CommandRegistration kReg{Setup};
+
+}  // namespace
+}  // namespace dbmedic::cli

@@ -1,0 +1,75 @@
+// `dbmedic info`: the repository's backups (only those whose manifest is committed).
+#include <ctime>
+
+#include <fmt/format.h>
+
+#include "cli/command.hpp"
+#include "repo/cluster.hpp"
+
+namespace dbmedic::cli {
+
+void AddRepositoryOptions(CLI::App* cmd, Context& ctx, bool cluster);
+
+namespace {
+
+std::string Utc(std::int64_t epoch) {
+  const std::time_t t = static_cast<std::time_t>(epoch);
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof(buf), "%Y-%m-%d %H:%M:%SZ", &tm);
+  return buf;
+}
+
+nlohmann::json ToJson(const repo::Manifest& m) {
+  nlohmann::json spcs = nlohmann::json::array();
+  for (const auto& t : m.tablespaces) spcs.push_back({{"oid", t.oid}, {"location", t.location}});
+  return {{"label", m.label}, {"type", m.type}, {"start_time", Utc(m.start_time)},
+          {"stop_time", Utc(m.stop_time)}, {"start_lsn", m.start_lsn}, {"stop_lsn", m.stop_lsn},
+          {"timeline", m.timeline}, {"pg_version_num", m.pg_version_num},
+          {"database_size", m.database_size}, {"repository_size", m.repository_size},
+          {"duration_seconds", m.duration_seconds}, {"files", m.files.size()},
+          {"compression", std::string(repo::CompressionName(m.compression))},
+          {"tablespaces", spcs}};
+}
+
+void Run(Context& ctx) {
+  const repo::Repository repository = repo::OpenRepository(ctx.config());
+  std::vector<repo::Manifest> manifests;
+  for (const std::string& label : repository.ListBackups()) {
+    manifests.push_back(repository.LoadManifest(label));
+  }
+  const std::vector<std::string> incomplete = repository.ListIncomplete();
+  if (ctx.json()) {
+    nlohmann::json backups = nlohmann::json::array();
+    for (const repo::Manifest& m : manifests) backups.push_back(ToJson(m));
+    PrintJson({{"repository", repository.storage().Describe("")},
+               {"system_identifier", repository.info().system_identifier},
+               {"backups", backups},
+               {"incomplete", incomplete}});
+    return;
+  }
+  fmt::print("repository {} (cluster {})\n", repository.storage().Describe(""),
+             repository.info().system_identifier);
+  std::vector<std::vector<std::string>> rows;
+  for (const repo::Manifest& m : manifests) {
+    rows.push_back({m.label, m.type, Utc(m.start_time), Utc(m.stop_time),
+                    m.start_lsn + " .. " + m.stop_lsn, HumanBytes(double(m.database_size)),
+                    HumanBytes(double(m.repository_size)), HumanSeconds(m.duration_seconds)});
+  }
+  PrintTable({"LABEL", "TYPE", "START", "STOP", "LSN", "DB SIZE", "REPO SIZE", "DURATION"}, rows);
+  for (const std::string& label : incomplete) {
+    fmt::print("interrupted (not restorable, removed by the next backup): {}\n", label);
+  }
+}
+
+void Setup(CLI::App& root, Context& ctx) {
+  auto* cmd = root.add_subcommand("info", "List the backups in the repository.");
+  AddRepositoryOptions(cmd, ctx, false);
+  cmd->callback([&ctx] { Run(ctx); });
+}
+
+const CommandRegistration kReg{Setup};
+
+}  // namespace
+}  // namespace dbmedic::cli

@@ -1,0 +1,80 @@
+// `dbmedic repo init`: binds a repository directory to the configured cluster. Also home of the
+// option and progress helpers the backup-path commands share (declared where used).
+#include <unistd.h>
+
+#include <chrono>
+#include <functional>
+#include <mutex>
+
+#include <fmt/format.h>
+
+#include "cli/command.hpp"
+#include "repo/cluster.hpp"
+
+namespace dbmedic::cli {
+
+// Options every backup-path command takes: the repository and how to reach the cluster.
+void AddRepositoryOptions(CLI::App* cmd, Context& ctx, bool cluster) {
+  AddConfigOption(cmd, ctx, "repository.path");
+  if (!cluster) return;
+  for (const char* key : {"cluster.host", "cluster.port", "cluster.user", "cluster.dbname"}) {
+    AddConfigOption(cmd, ctx, key);
+  }
+}
+
+// Prints "done / total (pct) rate" on stderr, at most twice a second, only on a terminal.
+std::function<void(std::uint64_t, std::uint64_t)> MakeProgressPrinter(const char* verb) {
+  if (!::isatty(STDERR_FILENO)) return {};
+  struct State {
+    std::chrono::steady_clock::time_point start = std::chrono::steady_clock::now();
+    std::chrono::steady_clock::time_point last{};
+  };
+  auto state = std::make_shared<State>();
+  return [state, verb](std::uint64_t done, std::uint64_t total) {
+    const auto now = std::chrono::steady_clock::now();
+    if (done < total && now - state->last < std::chrono::milliseconds(500)) return;
+    state->last = now;
+    const double secs = std::chrono::duration<double>(now - state->start).count();
+    fmt::print(stderr, "\r{} {} / {} ({:.0f}%)  {}/s   {}", verb, HumanBytes(double(done)),
+               HumanBytes(double(total)), total ? 100.0 * double(done) / double(total) : 100.0,
+               HumanBytes(secs > 0 ? double(done) / secs : 0), done >= total ? "\n" : "");
+  };
+}
+
+namespace {
+
+void RunInit(Context& ctx) {
+  const repo::Repository repository = repo::InitRepository(ctx.config());
+  const repo::RepoInfo& info = repository.info();
+  const std::string where = repository.storage().Describe("");
+  if (ctx.json()) {
+    PrintJson({{"repository", where},
+               {"format_version", info.format_version},
+               {"system_identifier", info.system_identifier},
+               {"pg_version_num", info.pg_version_num},
+               {"compression", std::string(repo::CompressionName(info.codec.compression))},
+               {"compression_level", info.codec.level}});
+    return;
+  }
+  fmt::print("repository '{}' initialised for cluster {} (PostgreSQL {}), compression {} level {}\n",
+             where, info.system_identifier, info.pg_version_num / 10000,
+             repo::CompressionName(info.codec.compression), info.codec.level);
+}
+
+void Setup(CLI::App& root, Context& ctx) {
+  auto* repo_cmd = root.add_subcommand("repo", "Manage the backup repository.");
+  repo_cmd->require_subcommand(1);
+  auto* init = repo_cmd->add_subcommand(
+      "init",
+      "Create a repository in an empty directory and bind it to the cluster (its system "
+      "identifier); every later command refuses a repository of another cluster.");
+  AddRepositoryOptions(init, ctx, true);
+  AddConfigOption(init, ctx, "repository.compression");
+  AddConfigOption(init, ctx, "repository.compression_level");
+  init->callback([&ctx] { RunInit(ctx); });
+}
+
+const CommandRegistration kReg{Setup};
+
+}  // namespace
+}  // namespace dbmedic::cli

@@ -1,0 +1,64 @@
+#include "repo/chunk_reader.hpp"
+
+#include <fmt/format.h>
+
+#include "core/error.hpp"
+
+namespace dbmedic::repo {
+
+std::string_view ChunkFaultName(ChunkFault fault) {
+  switch (fault) {
+    case ChunkFault::kMissing: return "missing";
+    case ChunkFault::kTruncated: return "truncated";
+    case ChunkFault::kAltered: return "altered";
+  }
+  return "altered";
+}
+
+FetchedChunk FetchChunk(const storage::Storage& storage, const Manifest& manifest,
+                        const FileEntry& file, std::size_t index) {
+  const ChunkEntry& chunk = file.chunks.at(index);
+  const std::string path = ChunkObjectPath(manifest.label, file, index, manifest.compression);
+  FetchedChunk out;
+  out.object = storage.Describe(path);
+  std::string stored;
+  try {
+    stored = storage.ReadAll(path);
+  } catch (const Error& e) {
+    if (e.code() != ErrorCode::kNotFound) throw;
+    out.fault = ChunkFault::kMissing;
+    out.detail = "the object does not exist";
+    return out;
+  }
+  if (stored.size() != chunk.stored_size) {
+    out.fault = stored.size() < chunk.stored_size ? ChunkFault::kTruncated : ChunkFault::kAltered;
+    out.detail = fmt::format("{} bytes stored, {} expected", stored.size(), chunk.stored_size);
+    return out;
+  }
+  try {
+    out.raw = Decompress(manifest.compression, stored, chunk.size, out.object);
+  } catch (const Error& e) {
+    out.fault = ChunkFault::kAltered;
+    out.detail = e.what();
+    return out;
+  }
+  if (const std::string sha = Sha256Hex(out.raw); sha != chunk.sha256) {
+    out.fault = ChunkFault::kAltered;
+    out.detail = fmt::format("SHA-256 {} expected, {} found", chunk.sha256, sha);
+    out.raw.clear();
+  }
+  return out;
+}
+
+std::string FetchChunkOrThrow(const storage::Storage& storage, const Manifest& manifest,
+                              const FileEntry& file, std::size_t index) {
+  FetchedChunk chunk = FetchChunk(storage, manifest, file, index);
+  if (!chunk.fault) return std::move(chunk.raw);
+  throw Error(ErrorCode::kCorrupt,
+              fmt::format("backup {}: file '{}' is {} in the repository ('{}': {})", manifest.label,
+                          file.path, ChunkFaultName(*chunk.fault), chunk.object, chunk.detail),
+              "this backup cannot be restored as is; restore another backup (dbmedic info) and "
+              "run 'dbmedic verify' to see every damaged file");
+}
+
+}  // namespace dbmedic::repo

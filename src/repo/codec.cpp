@@ -1,0 +1,159 @@
+#include "repo/codec.hpp"
+
+#include <lz4.h>
+#include <openssl/evp.h>
+#include <zstd.h>
+
+#include <fmt/format.h>
+
+#include "core/error.hpp"
+
+namespace dbmedic::repo {
+namespace {
+
+struct ZstdCctxDeleter {
+  void operator()(ZSTD_CCtx* c) const noexcept { ZSTD_freeCCtx(c); }
+};
+struct ZstdDctxDeleter {
+  void operator()(ZSTD_DCtx* c) const noexcept { ZSTD_freeDCtx(c); }
+};
+struct EvpDeleter {
+  void operator()(EVP_MD_CTX* c) const noexcept { EVP_MD_CTX_free(c); }
+};
+
+// One context per worker thread: creating a zstd context costs more than a small file.
+ZSTD_CCtx* ThreadCctx() {
+  thread_local std::unique_ptr<ZSTD_CCtx, ZstdCctxDeleter> ctx(ZSTD_createCCtx());
+  return ctx.get();
+}
+ZSTD_DCtx* ThreadDctx() {
+  thread_local std::unique_ptr<ZSTD_DCtx, ZstdDctxDeleter> ctx(ZSTD_createDCtx());
+  return ctx.get();
+}
+
+std::string CompressZstd(int level, std::string_view raw) {
+  std::string out(ZSTD_compressBound(raw.size()), '\0');
+  size_t n = ZSTD_compressCCtx(ThreadCctx(), out.data(), out.size(), raw.data(), raw.size(), level);
+  if (ZSTD_isError(n)) {
+    throw Error(ErrorCode::kInternal, fmt::format("zstd compression failed: {}", ZSTD_getErrorName(n)));
+  }
+  out.resize(n);
+  return out;
+}
+
+std::string CompressLz4(std::string_view raw) {
+  if (raw.size() > static_cast<size_t>(LZ4_MAX_INPUT_SIZE)) {
+    throw Error(ErrorCode::kInternal, "lz4 block larger than LZ4_MAX_INPUT_SIZE");
+  }
+  const int raw_size = static_cast<int>(raw.size());
+  std::string out(static_cast<size_t>(LZ4_compressBound(raw_size)), '\0');
+  int n = LZ4_compress_default(raw.data(), out.data(), raw_size, static_cast<int>(out.size()));
+  if (n <= 0 && raw_size > 0) throw Error(ErrorCode::kInternal, "lz4 compression failed");
+  out.resize(static_cast<size_t>(n));
+  return out;
+}
+
+Error Undecodable(std::string_view what, std::string_view why) {
+  return Error(ErrorCode::kCorrupt, fmt::format("'{}' cannot be decompressed: {}", what, why),
+               "the repository copy is damaged; run 'dbmedic verify' and take a new backup");
+}
+
+}  // namespace
+
+std::string_view CompressionName(Compression compression) {
+  switch (compression) {
+    case Compression::kNone: return "none";
+    case Compression::kZstd: return "zstd";
+    case Compression::kLz4: return "lz4";
+  }
+  return "none";
+}
+
+std::optional<Compression> ParseCompression(std::string_view name) {
+  if (name == "none") return Compression::kNone;
+  if (name == "zstd") return Compression::kZstd;
+  if (name == "lz4") return Compression::kLz4;
+  return std::nullopt;
+}
+
+std::string_view CompressionExtension(Compression compression) {
+  switch (compression) {
+    case Compression::kNone: return "";
+    case Compression::kZstd: return ".zst";
+    case Compression::kLz4: return ".lz4";
+  }
+  return "";
+}
+
+std::string Compress(const CodecSettings& settings, std::string_view raw) {
+  switch (settings.compression) {
+    case Compression::kNone: return std::string(raw);
+    case Compression::kZstd: return CompressZstd(settings.level, raw);
+    case Compression::kLz4: return CompressLz4(raw);
+  }
+  return std::string(raw);
+}
+
+std::string Decompress(Compression compression, std::string_view stored, std::uint64_t raw_size,
+                       std::string_view what) {
+  if (compression == Compression::kNone) {
+    if (stored.size() != raw_size) {
+      throw Undecodable(what, fmt::format("{} bytes stored, {} expected", stored.size(), raw_size));
+    }
+    return std::string(stored);
+  }
+  std::string out(raw_size, '\0');
+  if (compression == Compression::kZstd) {
+    size_t n = ZSTD_decompressDCtx(ThreadDctx(), out.data(), out.size(), stored.data(), stored.size());
+    if (ZSTD_isError(n)) throw Undecodable(what, ZSTD_getErrorName(n));
+    if (n != raw_size) throw Undecodable(what, fmt::format("{} bytes decoded, {} expected", n, raw_size));
+    return out;
+  }
+  if (stored.size() > static_cast<size_t>(LZ4_MAX_INPUT_SIZE) || raw_size > LZ4_MAX_INPUT_SIZE) {
+    throw Undecodable(what, "block too large for lz4");
+  }
+  int n = LZ4_decompress_safe(stored.data(), out.data(), static_cast<int>(stored.size()),
+                              static_cast<int>(out.size()));
+  if (n < 0 || static_cast<std::uint64_t>(n) != raw_size) {
+    throw Undecodable(what, fmt::format("lz4 decoded {} bytes, {} expected", n, raw_size));
+  }
+  return out;
+}
+
+struct Sha256::Impl {
+  std::unique_ptr<EVP_MD_CTX, EvpDeleter> ctx{EVP_MD_CTX_new()};
+};
+
+Sha256::Sha256() : impl_(std::make_unique<Impl>()) {
+  if (!impl_->ctx || EVP_DigestInit_ex(impl_->ctx.get(), EVP_sha256(), nullptr) != 1) {
+    throw Error(ErrorCode::kInternal, "unable to initialise SHA-256 (OpenSSL EVP)");
+  }
+}
+
+Sha256::~Sha256() = default;
+
+void Sha256::Update(std::string_view data) {
+  if (EVP_DigestUpdate(impl_->ctx.get(), data.data(), data.size()) != 1) {
+    throw Error(ErrorCode::kInternal, "SHA-256 update failed (OpenSSL EVP)");
+  }
+}
+
+std::string Sha256::Finish() {
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  unsigned int size = 0;
+  if (EVP_DigestFinal_ex(impl_->ctx.get(), digest, &size) != 1) {
+    throw Error(ErrorCode::kInternal, "SHA-256 final failed (OpenSSL EVP)");
+  }
+  std::string hex;
+  hex.reserve(size * 2);
+  for (unsigned int i = 0; i < size; ++i) hex += fmt::format("{:02x}", digest[i]);
+  return hex;
+}
+
+std::string Sha256Hex(std::string_view data) {
+  Sha256 sha;
+  sha.Update(data);
+  return sha.Finish();
+}
+
+}  // namespace dbmedic::repo

@@ -1,0 +1,81 @@
+// The manifest of one backup: what was copied, how it is stored, and what PostgreSQL said about
+// the backup. Written last and atomically; a backup without a manifest does not exist for the
+// catalog. See docs/formats/repository.md.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "repo/codec.hpp"
+
+namespace dbmedic::repo {
+
+// One independently compressed piece of a file: bytes [offset, offset + size).
+struct ChunkEntry {
+  std::uint64_t offset = 0;
+  std::uint64_t size = 0;         // raw bytes
+  std::uint64_t stored_size = 0;  // bytes of the repository object
+  std::string sha256;             // of the raw bytes
+};
+
+// A regular file of the data directory (also the carried WAL "pg_wal/SEG", "backup_label" and
+// "tablespace_map"). `path` is relative to the data directory, '/'-separated.
+struct FileEntry {
+  std::string path;
+  std::uint64_t size = 0;
+  // SHA-256 of the content for a one-chunk file; for several chunks, SHA-256 of the
+  // concatenated chunk checksums (hex), so chunks can be hashed in parallel.
+  std::string sha256;
+  std::uint32_t mode = 0600;
+  std::int64_t mtime = 0;
+  std::vector<ChunkEntry> chunks;
+};
+
+struct DirectoryEntry {
+  std::string path;  // relative to the data directory
+  std::uint32_t mode = 0700;
+};
+
+struct TablespaceEntry {
+  std::string oid;       // name of the symlink in pg_tblspc
+  std::string location;  // where it pointed at backup time
+};
+
+struct Manifest {
+  std::string label;
+  std::string type = "full";
+  std::string start_lsn;
+  std::string stop_lsn;
+  std::int64_t start_time = 0;  // seconds since the epoch, UTC
+  std::int64_t stop_time = 0;
+  std::uint32_t timeline = 0;
+  std::string system_identifier;
+  int pg_version_num = 0;
+  std::string tool_version;
+  bool data_checksums = false;
+  Compression compression = Compression::kZstd;
+  int compression_level = 3;
+  std::uint64_t chunk_size = 0;
+  std::uint64_t database_size = 0;    // raw bytes of the files in the backup
+  std::uint64_t repository_size = 0;  // stored bytes of the backup's objects
+  double duration_seconds = 0;
+  std::vector<DirectoryEntry> directories;
+  std::vector<TablespaceEntry> tablespaces;
+  std::vector<FileEntry> files;
+};
+
+nlohmann::json ManifestToJson(const Manifest& manifest);
+// Throws Error(kCorrupt) naming `what` when a field is missing or of the wrong type.
+Manifest ManifestFromJson(const nlohmann::json& json, std::string_view what);
+
+// Checksum of a file from its chunks' checksums (see FileEntry::sha256).
+std::string CombineChunkChecksums(const std::vector<ChunkEntry>& chunks);
+
+// Repository object holding chunk `index` of `file` in backup `label`.
+std::string ChunkObjectPath(const std::string& label, const FileEntry& file, std::size_t index,
+                            Compression compression);
+
+}  // namespace dbmedic::repo

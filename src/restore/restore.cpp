@@ -1,0 +1,217 @@
+#include "restore/restore.hpp"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <mutex>
+#include <set>
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include "core/error.hpp"
+#include "core/fs.hpp"
+#include "repo/chunk_reader.hpp"
+#include "repo/cluster.hpp"
+#include "repo/parallel.hpp"
+#include "restore/target_layout.hpp"
+#include "storage/fd.hpp"
+
+namespace dbmedic::restore {
+namespace fs = std::filesystem;
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+// Written after everything else, in this order: without pg_control the directory cannot start,
+// and backup_label (atomically, last) is what makes the server recover from the backup.
+const std::vector<std::string> kLastFiles = {"tablespace_map", "global/pg_control", "backup_label"};
+
+bool IsLastFile(const std::string& path) {
+  return std::find(kLastFiles.begin(), kLastFiles.end(), path) != kLastFiles.end();
+}
+
+repo::Manifest LoadChosen(const repo::Repository& repository, const std::optional<std::string>& label) {
+  if (label) return repository.LoadManifest(*label);
+  std::optional<std::string> latest = repository.LatestBackup();
+  if (!latest) {
+    throw Error(ErrorCode::kNotFound,
+                fmt::format("repository '{}' holds no backup", repository.storage().Describe("")),
+                "take one first with 'dbmedic backup'");
+  }
+  return repository.LoadManifest(*latest);
+}
+
+// Delta: whether the target already holds exactly this chunk.
+bool ChunkMatches(const fs::path& path, const repo::ChunkEntry& chunk) {
+  int raw = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (raw < 0) return false;
+  storage::Fd fd(raw);
+  std::string data;
+  storage::PreadUpTo(fd.get(), data, static_cast<std::size_t>(chunk.size), chunk.offset, path.string());
+  return data.size() == chunk.size && repo::Sha256Hex(data) == chunk.sha256;
+}
+
+class Writer {
+ public:
+  Writer(const repo::Repository& repository, const repo::Manifest& manifest,
+         const TargetLayout& layout, const RestoreOptions& options)
+      : repository_(repository), manifest_(manifest), layout_(layout), options_(options) {}
+
+  // Creates each file at its final size (keeping the content of same-size files for delta).
+  void PrepareFiles(const std::vector<const repo::FileEntry*>& files) {
+    for (const repo::FileEntry* f : files) {
+      const fs::path path = layout_.PathOf(f->path);
+      storage::Fd fd = storage::Fd::Open(path.string(), O_WRONLY | O_CREAT,
+                                         static_cast<mode_t>(f->mode));
+      struct stat st;
+      if (::fstat(fd.get(), &st) != 0) throw SystemError(errno, "stat", path.string());
+      if (static_cast<std::uint64_t>(st.st_size) != f->size &&
+          ::ftruncate(fd.get(), static_cast<off_t>(f->size)) != 0) {
+        throw SystemError(errno, "resize", path.string());
+      }
+      if (::fchmod(fd.get(), static_cast<mode_t>(f->mode)) != 0) throw SystemError(errno, "chmod", path.string());
+      fd.Close(path.string());
+      progress_.bytes_total += f->size;
+    }
+  }
+
+  void WriteChunks(const std::vector<const repo::FileEntry*>& files, int jobs) {
+    std::vector<std::pair<const repo::FileEntry*, std::size_t>> tasks;
+    for (const repo::FileEntry* f : files) {
+      for (std::size_t c = 0; c < f->chunks.size(); ++c) tasks.emplace_back(f, c);
+    }
+    repo::RunParallel(tasks.size(), jobs, [&](std::size_t i) { WriteChunk(*tasks[i].first, tasks[i].second); });
+    repo::RunParallel(files.size(), jobs, [&](std::size_t i) { core::FsyncFile(layout_.PathOf(files[i]->path)); });
+  }
+
+  // Small final files: whole, verified, atomically.
+  void WriteWhole(const repo::FileEntry& f, const std::function<std::string(std::string)>& edit) {
+    std::string content;
+    for (std::size_t c = 0; c < f.chunks.size(); ++c) {
+      content += repo::FetchChunkOrThrow(repository_.storage(), manifest_, f, c);
+    }
+    core::AtomicWriteFile(layout_.PathOf(f.path), edit(std::move(content)),
+                          static_cast<mode_t>(f.mode));
+    bytes_written_ += f.size;
+  }
+
+  std::uint64_t bytes_written() const { return bytes_written_.load(); }
+
+ private:
+  void WriteChunk(const repo::FileEntry& f, std::size_t index) {
+    const repo::ChunkEntry& chunk = f.chunks[index];
+    const fs::path path = layout_.PathOf(f.path);
+    if (!(options_.delta && ChunkMatches(path, chunk))) {
+      const std::string raw = repo::FetchChunkOrThrow(repository_.storage(), manifest_, f, index);
+      storage::Fd fd = storage::Fd::Open(path.string(), O_WRONLY);
+      storage::PwriteAll(fd.get(), raw, chunk.offset, path.string());
+      fd.Close(path.string());
+      bytes_written_ += raw.size();
+    }
+    std::lock_guard lock(mu_);
+    progress_.bytes_done += chunk.size;
+    if (options_.on_progress) options_.on_progress(progress_);
+  }
+
+  const repo::Repository& repository_;
+  const repo::Manifest& manifest_;
+  const TargetLayout& layout_;
+  const RestoreOptions& options_;
+  std::atomic<std::uint64_t> bytes_written_{0};
+  std::mutex mu_;
+  RestoreProgress progress_;  // guarded by mu_ during WriteChunks
+};
+
+void FsyncTree(const fs::path& root) {
+  std::error_code ec;
+  core::FsyncDir(root);
+  for (auto it = fs::recursive_directory_iterator(root, ec); !ec && it != fs::end(it); it.increment(ec)) {
+    if (it->is_directory(ec) && !it->is_symlink(ec)) core::FsyncDir(it->path());
+  }
+}
+
+void GiveTo(const std::vector<fs::path>& roots, const std::string& os_user) {
+  if (os_user.empty() || !core::IsRoot()) return;
+  std::optional<core::UserIds> user = core::LookupUser(os_user);
+  if (!user) {
+    throw Error(ErrorCode::kConfig, fmt::format("OS user '{}' does not exist", os_user),
+                "set cluster.os_user (--pg-os-user) to the user that runs the restored server");
+  }
+  for (const fs::path& root : roots) core::ChownRecursive(root, user->uid, user->gid);
+}
+
+}  // namespace
+
+std::pair<std::string, std::string> ParseTablespaceMapping(std::string_view text) {
+  const auto eq = text.find('=');
+  if (eq == text.npos || eq == 0 || eq + 1 == text.size()) {
+    throw Error(ErrorCode::kUsage, fmt::format("invalid --tablespace-map '{}'", text),
+                "write it as OLD_LOCATION=NEW_LOCATION");
+  }
+  return {std::string(text.substr(0, eq)), std::string(text.substr(eq + 1))};
+}
+
+RestoreResult RestoreBackup(const repo::Repository& repository, const RestoreOptions& options) {
+  const auto began = Clock::now();
+  const repo::Manifest manifest = LoadChosen(repository, options.label);
+  if (options.target_dir.empty()) {
+    throw Error(ErrorCode::kUsage, "no restore target directory given", "pass --target-dir DIR");
+  }
+  TargetLayout layout(options.target_dir, manifest, options.tablespace_map);
+  layout.CheckTargets(options.delta);
+  spdlog::info("restore {}: into '{}'{}", manifest.label, layout.target().string(),
+               options.delta ? " (delta)" : "");
+
+  core::MakeDirs(layout.target(), 0700);
+  core::AtomicWriteFile(layout.target() / kIncompleteMarker,
+                        fmt::format("restore of backup {} in progress\n", manifest.label));
+  for (const std::string& last : kLastFiles) fs::remove(layout.PathOf(last));
+
+  RestoreResult result;
+  result.label = manifest.label;
+  if (options.delta) result.files_removed = layout.RemoveExtraneous(manifest);
+  layout.CreateDirectories(manifest);
+
+  std::vector<const repo::FileEntry*> bulk;
+  for (const repo::FileEntry& f : manifest.files) {
+    if (!IsLastFile(f.path)) bulk.push_back(&f);
+    result.bytes += f.size;
+  }
+  result.files = manifest.files.size();
+  Writer writer(repository, manifest, layout, options);
+  writer.PrepareFiles(bulk);
+  writer.WriteChunks(bulk, repo::EffectiveJobs(options.jobs));
+  for (const std::string& last : kLastFiles) {
+    auto it = std::find_if(manifest.files.begin(), manifest.files.end(),
+                           [&](const repo::FileEntry& f) { return f.path == last; });
+    if (it == manifest.files.end()) continue;
+    if (last == "tablespace_map") {
+      writer.WriteWhole(*it, [&](std::string text) { return layout.RemapTablespaceMap(text); });
+    } else {
+      writer.WriteWhole(*it, [](std::string text) { return text; });
+    }
+  }
+  GiveTo(layout.Roots(), options.os_user);
+  for (const fs::path& root : layout.Roots()) FsyncTree(root);
+  fs::remove(layout.target() / kIncompleteMarker);
+  core::FsyncDir(layout.target());
+
+  result.bytes_written = writer.bytes_written();
+  result.seconds = std::chrono::duration<double>(Clock::now() - began).count();
+  spdlog::info("restore {}: done, {} files, {} bytes written in {:.1f} s", manifest.label,
+               result.files, result.bytes_written, result.seconds);
+  return result;
+}
+
+RestoreResult RestoreBackup(const core::Config& config, RestoreOptions options) {
+  if (options.os_user.empty()) options.os_user = config.String("cluster.os_user");
+  if (options.jobs <= 0) options.jobs = static_cast<int>(config.Int("backup.jobs"));
+  const repo::Repository repository = repo::OpenRepository(config);
+  return RestoreBackup(repository, options);
+}
+
+}  // namespace dbmedic::restore

@@ -1,0 +1,35 @@
+#include "storage/storage.hpp"
+
+#include <fmt/format.h>
+
+#include "core/config.hpp"
+#include "core/error.hpp"
+#include "storage/posix_storage.hpp"
+
+namespace dbmedic::storage {
+
+void Storage::WriteAtomic(std::string_view path, std::string_view data) {
+  std::unique_ptr<WriteStream> out = OpenWrite(path);
+  out->Write(data);
+  out->Commit();
+}
+
+std::string Storage::ReadAll(std::string_view path) const {
+  std::unique_ptr<ReadStream> in = OpenRead(path);
+  std::string data;
+  char buffer[64 * 1024];
+  while (std::size_t n = in->Read(buffer, sizeof(buffer))) data.append(buffer, n);
+  return data;
+}
+
+std::unique_ptr<Storage> OpenStorage(const core::Config& config) {
+  const std::string type = config.Has("repository.type") ? config.String("repository.type")
+                                                         : std::string("posix");
+  if (type != "posix") {
+    throw Error(ErrorCode::kConfig, fmt::format("unknown repository type '{}'", type),
+                "set repository.type to one of: posix");
+  }
+  return std::make_unique<PosixStorage>(config.Path("repository.path"));
+}
+
+}  // namespace dbmedic::storage

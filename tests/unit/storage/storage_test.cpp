@@ -1,0 +1,189 @@
+// Storage back ends: the contract every back end keeps (visible only after Commit, discarded
+// otherwise, listing with sizes, removal), run against POSIX and in-memory; then fault injection.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <memory>
+
+#include "core/error.hpp"
+#include "core/fs.hpp"
+#include "storage/fault_storage.hpp"
+#include "storage/memory_storage.hpp"
+#include "storage/posix_storage.hpp"
+
+namespace dbmedic::storage {
+namespace {
+
+namespace fs = std::filesystem;
+
+class StorageContract : public ::testing::TestWithParam<std::string> {
+ protected:
+  void SetUp() override {
+    if (GetParam() == "posix") {
+      dir_ = std::make_unique<core::TempDir>("storage-test");
+      storage_ = std::make_unique<PosixStorage>(dir_->path());
+    } else {
+      storage_ = std::make_unique<MemoryStorage>();
+    }
+  }
+  std::unique_ptr<core::TempDir> dir_;
+  std::unique_ptr<Storage> storage_;
+};
+
+TEST_P(StorageContract, CommittedObjectIsReadBack) {
+  storage_->WriteAtomic("a/b/c.txt", "hello");
+  EXPECT_TRUE(storage_->Exists("a/b/c.txt"));
+  EXPECT_EQ(storage_->ReadAll("a/b/c.txt"), "hello");
+}
+
+TEST_P(StorageContract, UncommittedObjectIsInvisible) {
+  auto out = storage_->OpenWrite("x/y");
+  out->Write("partial");
+  EXPECT_FALSE(storage_->Exists("x/y"));
+  EXPECT_TRUE(storage_->List("x").empty());
+}
+
+TEST_P(StorageContract, DestroyedWithoutCommitLeavesNothing) {
+  {
+    auto out = storage_->OpenWrite("x/y");
+    out->Write("partial");
+  }
+  EXPECT_FALSE(storage_->Exists("x/y"));
+  EXPECT_TRUE(storage_->List("").empty());
+  if (dir_) {  // not even a temporary file on disk
+    std::size_t files = 0;
+    for (const auto& e : fs::recursive_directory_iterator(dir_->path())) files += e.is_regular_file();
+    EXPECT_EQ(files, 0u);
+  }
+}
+
+TEST_P(StorageContract, CommitReplacesPreviousContent) {
+  storage_->WriteAtomic("f", "old");
+  storage_->WriteAtomic("f", "new content");
+  EXPECT_EQ(storage_->ReadAll("f"), "new content");
+}
+
+TEST_P(StorageContract, ListIsRecursiveSortedWithSizes) {
+  storage_->WriteAtomic("d/2", "bb");
+  storage_->WriteAtomic("d/1", "a");
+  storage_->WriteAtomic("d/sub/3", "ccc");
+  storage_->WriteAtomic("other/4", "dddd");
+  const std::vector<ObjectInfo> list = storage_->List("d");
+  ASSERT_EQ(list.size(), 3u);
+  EXPECT_EQ(list[0].path, "1");
+  EXPECT_EQ(list[0].size, 1u);
+  EXPECT_EQ(list[1].path, "2");
+  EXPECT_EQ(list[2].path, "sub/3");
+  EXPECT_EQ(list[2].size, 3u);
+}
+
+TEST_P(StorageContract, ListOfMissingDirectoryIsEmpty) {
+  EXPECT_TRUE(storage_->List("nothing/here").empty());
+}
+
+TEST_P(StorageContract, OpenReadMissingIsNotFound) {
+  try {
+    storage_->OpenRead("missing/object");
+    FAIL() << "no exception";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), ErrorCode::kNotFound);
+    EXPECT_NE(std::string(e.what()).find("missing/object"), std::string::npos) << e.what();
+  }
+}
+
+TEST_P(StorageContract, RemoveAndRemoveTree) {
+  storage_->WriteAtomic("t/a", "1");
+  storage_->WriteAtomic("t/b/c", "2");
+  storage_->WriteAtomic("keep", "3");
+  storage_->Remove("t/a");
+  storage_->Remove("t/never-existed");
+  EXPECT_FALSE(storage_->Exists("t/a"));
+  storage_->RemoveTree("t");
+  storage_->RemoveTree("not-there");
+  EXPECT_TRUE(storage_->List("t").empty());
+  EXPECT_TRUE(storage_->Exists("keep"));
+}
+
+TEST_P(StorageContract, StreamsCarryLargeObjects) {
+  std::string big(3 * 1024 * 1024 + 17, 'z');
+  big[12345] = 'q';
+  auto out = storage_->OpenWrite("big");
+  out->Write(std::string_view(big).substr(0, 1000));
+  out->Write(std::string_view(big).substr(1000));
+  out->Commit();
+  EXPECT_EQ(storage_->ReadAll("big"), big);
+}
+
+INSTANTIATE_TEST_SUITE_P(Backends, StorageContract, ::testing::Values("posix", "memory"));
+
+TEST(PosixStorage, MissingRootIsNotFound) {
+  try {
+    PosixStorage s("/nonexistent/dbmedic-repo");
+    FAIL() << "no exception";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), ErrorCode::kNotFound);
+    EXPECT_NE(std::string(e.what()).find("/nonexistent/dbmedic-repo"), std::string::npos);
+  }
+}
+
+TEST(PosixStorage, PathsClimbingOutOfTheRootAreRefused) {
+  core::TempDir dir("storage-test");
+  PosixStorage s(dir.path());
+  EXPECT_THROW(s.WriteAtomic("../escape", "x"), Error);
+  EXPECT_THROW(s.WriteAtomic("/etc/escape", "x"), Error);
+}
+
+TEST(FaultStorage, FailsTheNthWriteWithDiskFull) {
+  MemoryStorage inner;
+  FaultStorage faulty(inner, {.fail_write_at = 2});
+  faulty.WriteAtomic("one", "1");
+  try {
+    faulty.WriteAtomic("two", "2");
+    FAIL() << "no exception";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), ErrorCode::kDiskFull);
+    EXPECT_NE(std::string(e.what()).find("memory:two"), std::string::npos) << e.what();
+  }
+  EXPECT_TRUE(inner.Exists("one"));
+  EXPECT_FALSE(inner.Exists("two"));
+}
+
+TEST(FaultStorage, WritesAfterTheNthKeepFailing) {
+  MemoryStorage inner;
+  FaultStorage faulty(inner, {.fail_write_at = 1});
+  EXPECT_THROW(faulty.WriteAtomic("a", "1"), Error);
+  EXPECT_THROW(faulty.WriteAtomic("b", "1"), Error);
+  EXPECT_EQ(faulty.writes(), 2u);
+  EXPECT_TRUE(inner.List("").empty());
+}
+
+TEST(FaultStorage, FailedCommitLeavesObjectInvisible) {
+  core::TempDir dir("storage-test");
+  PosixStorage inner(dir.path());
+  FaultStorage faulty(inner, {.fail_commit_at = 1});
+  try {
+    faulty.WriteAtomic("obj", "data");
+    FAIL() << "no exception";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), ErrorCode::kIo);
+  }
+  EXPECT_FALSE(inner.Exists("obj"));
+  faulty.WriteAtomic("obj", "data");  // only the first commit fails
+  EXPECT_EQ(inner.ReadAll("obj"), "data");
+}
+
+TEST(FaultStorage, FailsOpenWriteOfMatchingPaths) {
+  MemoryStorage inner;
+  FaultStorage faulty(inner, {.fail_open_write_containing = "manifest"});
+  faulty.WriteAtomic("data/1", "x");
+  try {
+    faulty.WriteAtomic("backup/L/manifest.json", "{}");
+    FAIL() << "no exception";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), ErrorCode::kDiskFull);
+  }
+  EXPECT_FALSE(inner.Exists("backup/L/manifest.json"));
+}
+
+}  // namespace
+}  // namespace dbmedic::storage
