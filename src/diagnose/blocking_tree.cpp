@@ -1,0 +1,251 @@
+#include "diagnose/blocking_tree.hpp"
+
+#include <algorithm>
+#include <charconv>
+#include <functional>
+#include <map>
+#include <set>
+
+#include <fmt/format.h>
+
+#include "diagnose/text_table.hpp"
+
+namespace dbmedic::diagnose {
+namespace {
+
+using nlohmann::json;
+
+constexpr std::string_view kSessionsSql = R"SQL(
+WITH s AS (
+  SELECT a.pid, pg_blocking_pids(a.pid) AS blockers FROM pg_stat_activity a
+), involved AS (
+  SELECT pid FROM s WHERE cardinality(blockers) > 0
+  UNION SELECT unnest(blockers) FROM s
+)
+SELECT a.pid, coalesce(a.usename, '') AS usename, coalesce(a.datname, '') AS datname,
+       coalesce(a.application_name, '') AS app, coalesce(a.client_addr::text, 'local') AS client,
+       coalesce(a.state, '') AS state, coalesce(a.wait_event_type, '') AS wait_event_type,
+       coalesce(a.wait_event, '') AS wait_event, coalesce(a.query, '') AS query,
+       coalesce(extract(epoch FROM now() - a.state_change), 0)::float8 AS state_seconds,
+       coalesce(extract(epoch FROM now() - a.xact_start), -1)::float8 AS xact_seconds,
+       s.blockers::text AS blockers,
+       l.locktype, l.mode, l.relation::regclass::text AS relation, l.page, l.tuple,
+       l.transactionid::text AS xid, l.virtualxid, l.classid, l.objid, l.objsubid,
+       coalesce(extract(epoch FROM now() - l.waitstart), 0)::float8 AS wait_seconds
+FROM pg_stat_activity a
+JOIN s ON s.pid = a.pid
+LEFT JOIN LATERAL (SELECT * FROM pg_locks l WHERE l.pid = a.pid AND NOT l.granted LIMIT 1) l
+  ON true
+WHERE a.pid IN (SELECT pid FROM involved)
+ORDER BY a.pid
+)SQL";
+
+std::string Target(const pg::Result& r, int i, const LockRequest& lock) {
+  auto col = [&](std::string_view name) { return std::string(r.Get(i, name)); };
+  if (lock.locktype == "transactionid") return "transaction " + col("xid");
+  if (lock.locktype == "virtualxid") return "virtual transaction " + col("virtualxid");
+  if (lock.locktype == "tuple") {
+    return fmt::format("tuple ({},{}) of {}", col("page"), col("tuple"), lock.relation);
+  }
+  if (lock.locktype == "relation") return "relation " + lock.relation;
+  if (lock.locktype == "page") return fmt::format("page {} of {}", col("page"), lock.relation);
+  if (lock.locktype == "extend") return "extension of " + lock.relation;
+  if (lock.locktype == "advisory") {
+    return fmt::format("advisory lock [{},{},{}]", col("classid"), col("objid"), col("objsubid"));
+  }
+  return lock.locktype;
+}
+
+SessionInfo SessionFromRow(const pg::Result& r, int i) {
+  SessionInfo s;
+  s.pid = r.GetInt(i, r.Column("pid"));
+  s.user = r.Get(i, "usename");
+  s.database = r.Get(i, "datname");
+  s.application = r.Get(i, "app");
+  s.client = r.Get(i, "client");
+  s.state = r.Get(i, "state");
+  s.wait_event_type = r.Get(i, "wait_event_type");
+  s.wait_event = r.Get(i, "wait_event");
+  s.query = r.Get(i, "query");
+  s.state_seconds = r.GetDouble(i, r.Column("state_seconds"));
+  s.xact_seconds = r.GetDouble(i, r.Column("xact_seconds"));
+  s.blocked_by = ParseIntArray(r.Get(i, "blockers"));
+  if (!r.IsNull(i, r.Column("locktype"))) {
+    LockRequest lock;
+    lock.locktype = r.Get(i, "locktype");
+    lock.mode = r.Get(i, "mode");
+    lock.relation = r.Get(i, "relation");
+    lock.target = Target(r, i, lock);
+    s.waiting_for = std::move(lock);
+    s.wait_seconds = r.GetDouble(i, r.Column("wait_seconds"));
+  }
+  return s;
+}
+
+void Advise(BlockingNode& node) {
+  std::int64_t pid = node.session.pid;
+  node.cancel_command = fmt::format("SELECT pg_cancel_backend({});", pid);
+  node.terminate_command = fmt::format("SELECT pg_terminate_backend({});", pid);
+  const std::string& state = node.session.state;
+  if (state.starts_with("idle in transaction")) {
+    node.advice = fmt::format(
+        "idle in transaction for {:.0f} s: no statement to cancel; terminate it (its transaction "
+        "rolls back), and fix the client that leaves transactions open "
+        "(idle_in_transaction_session_timeout)",
+        node.session.state_seconds);
+  } else if (state == "active") {
+    node.advice = "running a statement: cancel it first; terminate only if cancel does not help";
+  } else {
+    node.advice = fmt::format("state '{}': terminate it if it must go", state);
+  }
+}
+
+json SessionJson(const SessionInfo& s) {
+  json j = {{"pid", s.pid},
+            {"user", s.user},
+            {"database", s.database},
+            {"application", s.application},
+            {"client", s.client},
+            {"state", s.state},
+            {"state_seconds", s.state_seconds},
+            {"xact_seconds", s.xact_seconds < 0 ? json(nullptr) : json(s.xact_seconds)},
+            {"wait_event_type", s.wait_event_type},
+            {"wait_event", s.wait_event},
+            {"query", s.query},
+            {"blocked_by", s.blocked_by}};
+  if (s.waiting_for) {
+    j["waiting_for"] = {{"locktype", s.waiting_for->locktype}, {"mode", s.waiting_for->mode},
+                        {"relation", s.waiting_for->relation}, {"target", s.waiting_for->target},
+                        {"seconds", s.wait_seconds}};
+  }
+  return j;
+}
+
+json NodeJson(const BlockingNode& n) {
+  json j = SessionJson(n.session);
+  j["blocked_total"] = n.blocked_total;
+  if (!n.cancel_command.empty()) {
+    j["cancel_command"] = n.cancel_command;
+    j["terminate_command"] = n.terminate_command;
+    j["advice"] = n.advice;
+    j["in_cycle"] = n.in_cycle;
+  }
+  json waiters = json::array();
+  for (const auto& w : n.waiters) waiters.push_back(NodeJson(w));
+  j["waiters"] = std::move(waiters);
+  return j;
+}
+
+void NodeText(const BlockingNode& n, int depth, std::string& out) {
+  std::string indent(static_cast<std::size_t>(depth) * 4, ' ');
+  const SessionInfo& s = n.session;
+  if (depth == 0) {
+    out += fmt::format("pid {} {}@{} ({}), {} for {:.1f} s{}, blocks {} session(s){}\n", s.pid,
+                       s.user, s.database, s.application.empty() ? "-" : s.application, s.state,
+                       s.state_seconds,
+                       s.xact_seconds >= 0 ? fmt::format(", transaction open {:.1f} s", s.xact_seconds)
+                                           : "",
+                       n.blocked_total, n.in_cycle ? " [deadlock cycle]" : "");
+  } else {
+    out += fmt::format("{}└─ pid {} {}@{} waits {:.1f} s for {} on {}\n", indent, s.pid, s.user,
+                       s.database, s.wait_seconds, s.waiting_for ? s.waiting_for->mode : "?",
+                       s.waiting_for ? s.waiting_for->target : "?");
+  }
+  out += fmt::format("{}   query: {}\n", indent, OneLine(s.query).substr(0, 200));
+  if (depth == 0) {
+    out += fmt::format("   {}\n   cancel: {}   terminate: {}\n", n.advice, n.cancel_command,
+                       n.terminate_command);
+  }
+  for (const auto& w : n.waiters) NodeText(w, depth + 1, out);
+}
+
+}  // namespace
+
+std::vector<std::int64_t> ParseIntArray(std::string_view text) {
+  std::vector<std::int64_t> out;
+  std::size_t i = 0;
+  while (i < text.size()) {
+    if (text[i] >= '0' && text[i] <= '9') {
+      std::int64_t v = 0;
+      auto [ptr, ec] = std::from_chars(text.data() + i, text.data() + text.size(), v);
+      out.push_back(v);
+      i = static_cast<std::size_t>(ptr - text.data());
+    } else {
+      ++i;
+    }
+  }
+  return out;
+}
+
+BlockingTree BuildBlockingTree(const std::vector<SessionInfo>& sessions) {
+  std::map<std::int64_t, const SessionInfo*> by_pid;
+  for (const auto& s : sessions) by_pid[s.pid] = &s;
+  std::map<std::int64_t, std::vector<std::int64_t>> waiters_of;
+  BlockingTree tree;
+  for (const auto& s : sessions) {
+    if (!s.blocked_by.empty()) ++tree.waiting;
+    for (std::int64_t b : s.blocked_by) waiters_of[b].push_back(s.pid);
+  }
+  // Roots: blockers that wait for nobody; then members of cycles nobody else reaches.
+  std::set<std::int64_t> placed;
+  std::function<BlockingNode(std::int64_t, std::set<std::int64_t>&)> build =
+      [&](std::int64_t pid, std::set<std::int64_t>& path) {
+        BlockingNode node;
+        auto it = by_pid.find(pid);
+        node.session = it != by_pid.end() ? *it->second : SessionInfo{pid};
+        placed.insert(pid);
+        path.insert(pid);
+        for (std::int64_t w : waiters_of[pid]) {
+          if (path.count(w)) continue;  // cycle: already on this branch
+          BlockingNode child = build(w, path);
+          node.blocked_total += 1 + child.blocked_total;
+          node.waiters.push_back(std::move(child));
+        }
+        path.erase(pid);
+        return node;
+      };
+  auto add_root = [&](std::int64_t pid, bool cycle) {
+    std::set<std::int64_t> path;
+    BlockingNode root = build(pid, path);
+    root.in_cycle = cycle;
+    Advise(root);
+    tree.roots.push_back(std::move(root));
+  };
+  for (const auto& [pid, waiters] : waiters_of) {
+    auto it = by_pid.find(pid);
+    bool waits = it != by_pid.end() && !it->second->blocked_by.empty();
+    if (!waits) add_root(pid, false);
+  }
+  for (const auto& [pid, waiters] : waiters_of) {
+    if (!placed.count(pid)) add_root(pid, true);
+  }
+  std::stable_sort(tree.roots.begin(), tree.roots.end(),
+                   [](const auto& a, const auto& b) { return a.blocked_total > b.blocked_total; });
+  return tree;
+}
+
+BlockingTree ReadBlockingTree(pg::Connection& conn) {
+  pg::Result r = conn.Exec(kSessionsSql);
+  std::vector<SessionInfo> sessions;
+  for (int i = 0; i < r.rows(); ++i) sessions.push_back(SessionFromRow(r, i));
+  return BuildBlockingTree(sessions);
+}
+
+json BlockingTreeToJson(const BlockingTree& tree) {
+  json roots = json::array();
+  for (const auto& r : tree.roots) roots.push_back(NodeJson(r));
+  return {{"waiting_sessions", tree.waiting}, {"root_blockers", roots}};
+}
+
+std::string BlockingTreeToText(const BlockingTree& tree) {
+  if (tree.roots.empty()) return "No session is waiting for a lock held by another session.\n";
+  std::string out = fmt::format("{} session(s) waiting; {} root blocker(s)\n\n", tree.waiting,
+                                tree.roots.size());
+  for (const auto& r : tree.roots) {
+    NodeText(r, 0, out);
+    out += "\n";
+  }
+  return out;
+}
+
+}  // namespace dbmedic::diagnose

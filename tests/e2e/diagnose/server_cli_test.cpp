@@ -1,0 +1,102 @@
+// Commands that talk to a server, run as the built binary against real clusters.
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include "harness/test_cluster.hpp"
+
+namespace dbmedic {
+namespace {
+
+using testing::RunDbmedic;
+using testing::TestCluster;
+
+std::vector<std::string> ConnArgs(const TestCluster& c) {
+  return {"--pg-host", c.socket_dir().string(), "--pg-port", std::to_string(c.port())};
+}
+
+std::vector<std::string> Cmd(std::vector<std::string> args, const TestCluster& c) {
+  for (auto& a : ConnArgs(c)) args.push_back(a);
+  return args;
+}
+
+TEST(DiagnoseServerCli, TopQueriesWithoutPreloadSaysWhatToChange) {
+  TestCluster cluster;  // no shared_preload_libraries
+  auto r = RunDbmedic(Cmd({"top-queries", "--interval", "1s"}, cluster));
+  EXPECT_EQ(r.exit_code, 9);
+  EXPECT_NE(r.err.find("it is not in shared_preload_libraries"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("ALTER SYSTEM SET shared_preload_libraries = 'pg_stat_statements'"),
+            std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("CREATE EXTENSION pg_stat_statements;"), std::string::npos) << r.err;
+}
+
+class WithStatements : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    cluster_ = std::make_unique<TestCluster>(testing::TestClusterOptions{
+        .settings = {{"shared_preload_libraries", "pg_stat_statements"}}});
+    cluster_->Sql("CREATE EXTENSION pg_stat_statements; CREATE TABLE e2e_t AS SELECT g AS id "
+                  "FROM generate_series(1, 100000) g; ANALYZE e2e_t");
+  }
+  static void TearDownTestSuite() { cluster_.reset(); }
+  static inline std::unique_ptr<TestCluster> cluster_;
+};
+
+TEST_F(WithStatements, TopQueriesFromRecordedSnapshots) {
+  core::TempDir dir("diagnose-e2e");
+  auto file = (dir.path() / "snapshots.json").string();
+  auto rec = RunDbmedic(Cmd({"top-queries", "--record", "--diagnose-snapshot-file", file}, *cluster_));
+  ASSERT_EQ(rec.exit_code, 0) << rec.err;
+  for (int i = 0; i < 3; ++i) cluster_->Sql("SELECT count(*) FROM e2e_t WHERE id > " + std::to_string(i));
+  auto r = RunDbmedic(Cmd({"--output", "json", "top-queries", "--since", "0s", "--by", "calls",
+                           "--diagnose-snapshot-file", file}, *cluster_));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  auto j = nlohmann::json::parse(r.out);
+  bool found = false;
+  for (const auto& s : j["statements"]) {
+    if (s["query"] == "SELECT count(*) FROM e2e_t WHERE id > $1") {
+      found = true;
+      EXPECT_EQ(s["calls"], 3);
+    }
+  }
+  EXPECT_TRUE(found) << r.out;
+}
+
+TEST_F(WithStatements, TopQueriesSinceWithoutOldSnapshotIsNotFound) {
+  core::TempDir dir("diagnose-e2e");
+  auto file = (dir.path() / "none.json").string();
+  auto r = RunDbmedic(Cmd({"top-queries", "--since", "15m", "--diagnose-snapshot-file", file}, *cluster_));
+  EXPECT_EQ(r.exit_code, 9);
+  EXPECT_NE(r.err.find("no pg_stat_statements snapshot 15m old"), std::string::npos) << r.err;
+}
+
+TEST_F(WithStatements, ExplainSuggestsTheMissingIndex) {
+  auto r = RunDbmedic(Cmd({"explain", "SELECT * FROM e2e_t WHERE id = 5"}, *cluster_));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("CREATE INDEX ON public.e2e_t (id);"), std::string::npos) << r.out;
+}
+
+TEST_F(WithStatements, LocksWithNoContention) {
+  auto r = RunDbmedic(Cmd({"--output", "json", "locks"}, *cluster_));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  auto j = nlohmann::json::parse(r.out);
+  EXPECT_EQ(j["waiting_sessions"], 0);
+  EXPECT_TRUE(j["root_blockers"].empty());
+}
+
+TEST_F(WithStatements, WaitsRejectsAnIntervalLongerThanTheDuration) {
+  auto r = RunDbmedic(Cmd({"waits", "--duration", "1s", "--interval", "2s"}, *cluster_));
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.err.find("must be positive and not longer than --duration"), std::string::npos) << r.err;
+}
+
+TEST_F(WithStatements, WaitsJsonOverAShortRun) {
+  auto r = RunDbmedic(Cmd({"--output", "json", "waits", "--duration", "300ms", "--interval", "100ms"},
+                          *cluster_));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  auto j = nlohmann::json::parse(r.out);
+  EXPECT_GE(j["snapshots"].get<int>(), 1);
+  EXPECT_TRUE(j.contains("by_event"));
+}
+
+}  // namespace
+}  // namespace dbmedic

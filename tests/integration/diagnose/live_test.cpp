@@ -1,0 +1,270 @@
+// locks, waits, top-queries and explain against the shared real server, with real contention:
+// sessions holding row and table locks in open transactions, and a slow query that a missing
+// index causes.
+#include <thread>
+
+#include <gtest/gtest.h>
+
+#include "core/error.hpp"
+#include "diagnose/blocking_tree.hpp"
+#include "diagnose/explain.hpp"
+#include "diagnose/statements.hpp"
+#include "diagnose/wait_sampler.hpp"
+#include "diagnose_cluster.hpp"
+
+namespace dbmedic::diagnose {
+namespace {
+
+using testing::SharedCluster;
+using testing::WaitFor;
+using testing::WaitsForLock;
+
+std::int64_t Pid(pg::Connection& c) { return std::stoll(c.Scalar("SELECT pg_backend_pid()")); }
+
+// A holder that updated a row and sits idle in transaction; one session waits for the row, a
+// second waits for the table behind both.
+class Contention : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    SharedCluster().Sql("DROP TABLE IF EXISTS ct_acc; CREATE TABLE ct_acc (id int PRIMARY KEY, n int);"
+                        "INSERT INTO ct_acc VALUES (1, 0)");
+  }
+
+  void SetUp() override {
+    auto& cluster = SharedCluster();
+    holder_.emplace(cluster.Connect());
+    row_waiter_.emplace(cluster.Connect());
+    table_waiter_.emplace(cluster.Connect());
+    observer_.emplace(cluster.Connect());
+    holder_pid_ = Pid(*holder_);
+    row_pid_ = Pid(*row_waiter_);
+    table_pid_ = Pid(*table_waiter_);
+    holder_->Exec("BEGIN; UPDATE ct_acc SET n = n + 1 WHERE id = 1");
+    row_thread_ = std::jthread([this] { row_waiter_->Exec("UPDATE ct_acc SET n = 5 WHERE id = 1"); });
+    ASSERT_TRUE(WaitFor([&] { return WaitsForLock(*observer_, row_pid_); }));
+    table_thread_ = std::jthread([this] { table_waiter_->Exec("LOCK TABLE ct_acc IN EXCLUSIVE MODE"); });
+    ASSERT_TRUE(WaitFor([&] { return WaitsForLock(*observer_, table_pid_); }));
+  }
+  void TearDown() override {
+    holder_->Exec("ROLLBACK");
+    row_thread_.join();
+    table_thread_.join();
+  }
+
+  std::optional<pg::Connection> holder_, row_waiter_, table_waiter_, observer_;
+  std::int64_t holder_pid_ = 0, row_pid_ = 0, table_pid_ = 0;
+  std::jthread row_thread_, table_thread_;
+};
+
+const BlockingNode* FindNode(const BlockingNode& n, std::int64_t pid) {
+  if (n.session.pid == pid) return &n;
+  for (const auto& w : n.waiters) {
+    if (const BlockingNode* f = FindNode(w, pid)) return f;
+  }
+  return nullptr;
+}
+
+TEST_F(Contention, BlockingTreeRootIsTheIdleTransaction) {
+  BlockingTree tree = ReadBlockingTree(*observer_);
+  ASSERT_EQ(tree.roots.size(), 1u);
+  const BlockingNode& root = tree.roots[0];
+  EXPECT_EQ(root.session.pid, holder_pid_);
+  EXPECT_EQ(root.session.state, "idle in transaction");
+  EXPECT_EQ(root.session.query, "BEGIN; UPDATE ct_acc SET n = n + 1 WHERE id = 1");
+  EXPECT_EQ(root.blocked_total, 2u);
+  EXPECT_EQ(root.terminate_command, "SELECT pg_terminate_backend(" + std::to_string(holder_pid_) + ");");
+  EXPECT_NE(root.advice.find("terminate"), std::string::npos);
+  EXPECT_EQ(tree.waiting, 2u);
+}
+
+TEST_F(Contention, WaitersSayWhatTheyWaitFor) {
+  BlockingTree tree = ReadBlockingTree(*observer_);
+  ASSERT_EQ(tree.roots.size(), 1u);
+  const BlockingNode* row = FindNode(tree.roots[0], row_pid_);
+  ASSERT_NE(row, nullptr);
+  ASSERT_TRUE(row->session.waiting_for);
+  EXPECT_EQ(row->session.waiting_for->locktype, "transactionid");
+  EXPECT_EQ(row->session.waiting_for->mode, "ShareLock");
+  EXPECT_EQ(row->session.query, "UPDATE ct_acc SET n = 5 WHERE id = 1");
+  const BlockingNode* table = FindNode(tree.roots[0], table_pid_);
+  ASSERT_NE(table, nullptr);
+  ASSERT_TRUE(table->session.waiting_for);
+  EXPECT_EQ(table->session.waiting_for->mode, "ExclusiveLock");
+  EXPECT_EQ(table->session.waiting_for->target, "relation ct_acc");
+}
+
+TEST_F(Contention, WaitSamplesShowLockTimeOnTheRelation) {
+  SamplingRun run = SampleFor(*observer_, std::chrono::milliseconds(500), std::chrono::milliseconds(50));
+  WaitProfile p = ProfileWaits(run.samples, run.snapshots, std::chrono::milliseconds(50), 10);
+  ASSERT_GT(p.samples, 0u);
+  auto has = [](const std::vector<WaitShare>& v, std::string_view key) {
+    return std::any_of(v.begin(), v.end(), [&](auto& w) { return w.key == key; });
+  };
+  EXPECT_TRUE(has(p.by_event, "Lock:transactionid"));
+  EXPECT_TRUE(has(p.by_event, "Lock:relation"));
+  EXPECT_TRUE(has(p.by_relation, "ct_acc"));
+  EXPECT_TRUE(has(p.by_query, "update ct_acc set n = ? where id = ?"));
+}
+
+TEST(TopQueries, DeltaCountsOnlyTheCallsBetweenSnapshots) {
+  auto conn = SharedCluster().Connect();
+  conn.Exec("DROP TABLE IF EXISTS tq_t; CREATE TABLE tq_t AS SELECT g AS id FROM generate_series(1, 1000) g");
+  conn.Exec("SELECT count(*) FROM tq_t WHERE id < 10");  // exists before the first snapshot
+  StatementSnapshot before = TakeStatementSnapshot(conn);
+  for (int i = 0; i < 5; ++i) conn.Exec("SELECT count(*) FROM tq_t WHERE id < " + std::to_string(i));
+  StatementSnapshot after = TakeStatementSnapshot(conn);
+  TopStatements top = DiffSnapshots(before, after, StatementOrder::kCalls, 100);
+  auto it = std::find_if(top.top.begin(), top.top.end(), [](const StatementDelta& d) {
+    return d.counters.query == "SELECT count(*) FROM tq_t WHERE id < $1";
+  });
+  ASSERT_NE(it, top.top.end());
+  EXPECT_EQ(it->counters.calls, 5);
+  EXPECT_EQ(it->counters.rows, 5);
+  EXPECT_GT(it->share, 0);
+}
+
+TEST(TopQueries, MissingExtensionSaysWhatToRun) {
+  SharedCluster().Sql("DROP DATABASE IF EXISTS tq_noext; CREATE DATABASE tq_noext");
+  auto conn = SharedCluster().Connect("tq_noext");
+  try {
+    TakeStatementSnapshot(conn);
+    FAIL() << "expected an error";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), ErrorCode::kNotFound);
+    EXPECT_EQ(std::string(e.what()),
+              "pg_stat_statements is loaded but the extension is not created in database 'tq_noext'");
+    EXPECT_EQ(e.hint(), "run CREATE EXTENSION pg_stat_statements; in database 'tq_noext'");
+  }
+}
+
+// A slow query caused by a missing index.
+class Explain : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    SharedCluster().Sql(
+        "DROP TABLE IF EXISTS ex_orders, ex_small;"
+        "CREATE TABLE ex_orders AS SELECT g AS id, g % 5000 AS customer_id, g % 100 AS a, "
+        "g % 100 AS b, md5(g::text) AS note FROM generate_series(1, 200000) g;"
+        "CREATE TABLE ex_small AS SELECT g AS customer_id FROM generate_series(1, 2000) g;"
+        "ANALYZE ex_orders; ANALYZE ex_small");
+  }
+  ExplainOptions Options(bool analyze = false, bool writes = false) {
+    return ExplainOptions{analyze, writes, std::chrono::seconds(30)};
+  }
+  static const Finding* Find(const ExplainResult& r, FindingKind kind) {
+    for (const auto& f : r.findings) {
+      if (f.kind == kind) return &f;
+    }
+    return nullptr;
+  }
+};
+
+TEST_F(Explain, SeqScanUnderSelectiveFilterSuggestsTheIndex) {
+  auto conn = SharedCluster().Connect();
+  ExplainResult r = RunExplain(conn, "SELECT * FROM ex_orders WHERE customer_id = 42", Options());
+  const Finding* f = Find(r, FindingKind::kSeqScanSelective);
+  ASSERT_NE(f, nullptr);
+  EXPECT_EQ(f->relation, "public.ex_orders");
+  EXPECT_EQ(f->suggestion, "CREATE INDEX ON public.ex_orders (customer_id);");
+  EXPECT_FALSE(r.analyzed);
+}
+
+TEST_F(Explain, ExistingIndexIsNotSuggestedAgain) {
+  auto conn = SharedCluster().Connect();
+  conn.Exec("CREATE INDEX ex_orders_note ON ex_orders (note)");
+  // lower(note) cannot use the plain index on note.
+  ExplainResult r = RunExplain(conn, "SELECT * FROM ex_orders WHERE note = 'x' || id::text", Options());
+  conn.Exec("DROP INDEX ex_orders_note");
+  const Finding* f = Find(r, FindingKind::kSeqScanSelective);
+  ASSERT_NE(f, nullptr);
+  EXPECT_NE(f->suggestion.find("index ex_orders_note on (note) exists but was not used"),
+            std::string::npos) << f->suggestion;
+}
+
+TEST_F(Explain, AnalyzeFindsRowEstimatesOffOnCorrelatedColumns) {
+  auto conn = SharedCluster().Connect();
+  ExplainResult r = RunExplain(conn, "SELECT * FROM ex_orders WHERE a = 7 AND b = 7", Options(true));
+  EXPECT_TRUE(r.analyzed);
+  const Finding* f = Find(r, FindingKind::kRowEstimate);
+  ASSERT_NE(f, nullptr);
+  EXPECT_NE(f->message.find("under"), std::string::npos) << f->message;
+}
+
+TEST_F(Explain, AnalyzeFindsASortSpillingToDisk) {
+  auto conn = SharedCluster().Connect();
+  conn.Exec("SET work_mem = '64kB'");
+  ExplainResult r = RunExplain(conn, "SELECT * FROM ex_orders ORDER BY note", Options(true));
+  conn.Exec("RESET work_mem");
+  const Finding* f = Find(r, FindingKind::kSortSpill);
+  ASSERT_NE(f, nullptr);
+  EXPECT_NE(f->suggestion.find("work_mem"), std::string::npos);
+}
+
+TEST_F(Explain, AnalyzeFindsANestedLoopOverManyRows) {
+  auto conn = SharedCluster().Connect();
+  conn.Exec("SET enable_hashjoin = off; SET enable_mergejoin = off");
+  ExplainResult r = RunExplain(
+      conn, "SELECT count(*) FROM ex_small s JOIN ex_orders o ON o.id = s.customer_id", Options(true));
+  conn.Exec("RESET enable_hashjoin; RESET enable_mergejoin");
+  const Finding* f = Find(r, FindingKind::kNestedLoop);
+  ASSERT_NE(f, nullptr) << PlanToText(r.plan);
+}
+
+TEST_F(Explain, AnalyzeOfAWriteIsRefusedWithoutAllowWrites) {
+  auto conn = SharedCluster().Connect();
+  try {
+    RunExplain(conn, "UPDATE ex_orders SET a = 0 WHERE id = 1", Options(true));
+    FAIL() << "expected an error";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), ErrorCode::kUsage);
+    EXPECT_NE(std::string(e.what()).find("refused in a read-only transaction"), std::string::npos);
+    EXPECT_NE(e.hint().find("--allow-writes"), std::string::npos);
+  }
+}
+
+TEST_F(Explain, AllowedWritesAreRolledBack) {
+  auto conn = SharedCluster().Connect();
+  ExplainResult r = RunExplain(conn, "UPDATE ex_orders SET a = -1 WHERE id = 1", Options(true, true));
+  EXPECT_TRUE(r.analyzed);
+  EXPECT_EQ(conn.Scalar("SELECT a FROM ex_orders WHERE id = 1"), "1");
+}
+
+TEST_F(Explain, SeveralStatementsAreRefused) {
+  auto conn = SharedCluster().Connect();
+  try {
+    RunExplain(conn, "SELECT 1; DROP TABLE ex_orders", Options());
+    FAIL() << "expected an error";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), ErrorCode::kUsage);
+    EXPECT_EQ(std::string(e.what()), "explain takes one statement, the SQL has several");
+  }
+}
+
+TEST_F(Explain, QueryIdGivesAGenericPlanOfTheNormalisedStatement) {
+  auto conn = SharedCluster().Connect();
+  conn.Exec("SELECT * FROM ex_orders WHERE customer_id = 4321");
+  std::string id = conn.Scalar(
+      "SELECT queryid FROM pg_stat_statements WHERE query = "
+      "'SELECT * FROM ex_orders WHERE customer_id = $1' LIMIT 1");
+  ASSERT_FALSE(id.empty());
+  ExplainResult r = RunExplain(conn, id, Options());
+  EXPECT_TRUE(r.generic);
+  EXPECT_EQ(r.sql, "SELECT * FROM ex_orders WHERE customer_id = $1");
+  ASSERT_NE(Find(r, FindingKind::kSeqScanSelective), nullptr);
+  // The prepared statement was deallocated: a second run works.
+  EXPECT_NO_THROW(RunExplain(conn, id, Options()));
+}
+
+TEST_F(Explain, UnknownQueryIdIsNotFound) {
+  auto conn = SharedCluster().Connect();
+  try {
+    RunExplain(conn, "123456789", Options());
+    FAIL() << "expected an error";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), ErrorCode::kNotFound);
+    EXPECT_EQ(std::string(e.what()), "no statement with queryid 123456789 in pg_stat_statements");
+  }
+}
+
+}  // namespace
+}  // namespace dbmedic::diagnose
