@@ -57,7 +57,7 @@ pg::ClusterSpec SpecUnder(const fs::path& root) {
 TestCluster::TestCluster(TestClusterOptions options)
     : root_("dbmedic-test"), cluster_(SpecUnder(root_.path())) {
   InstallHandlersOnce();
-  cluster_.InitDb(options.data_checksums);
+  cluster_.InitDb(options.data_checksums, {"--no-sync"});  // a test cluster need not survive a crash
   std::map<std::string, std::string> settings = {
       {"fsync", "off"},  // test speed; durability of the test server itself is not under test
       {"shared_buffers", "32MB"},
