@@ -169,4 +169,24 @@ std::string DirectoryWalSource::Describe() const {
   return fmt::format("directory '{}'", dir_.string());
 }
 
+void MemoryWalSource::Put(TimelineId timeline, std::uint64_t segno, std::vector<std::byte> bytes) {
+  segments_[segno] = {timeline, std::move(bytes)};
+}
+
+std::vector<WalSegmentRef> MemoryWalSource::Segments() const {
+  std::vector<WalSegmentRef> refs;
+  for (const auto& [segno, entry] : segments_) {
+    refs.push_back({entry.first, segno, WalSegmentName(entry.first, segno, segment_size_)});
+  }
+  return refs;
+}
+
+void MemoryWalSource::Read(const WalSegmentRef& ref, std::vector<std::byte>& out) {
+  auto it = segments_.find(ref.segno);
+  if (it == segments_.end()) {
+    throw Error(ErrorCode::kNotFound, fmt::format("WAL segment {} is not in memory", ref.name));
+  }
+  out.assign(it->second.second.begin(), it->second.second.end());
+}
+
 }  // namespace dbmedic::pg

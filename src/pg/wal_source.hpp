@@ -74,6 +74,23 @@ class DirectoryWalSource final : public WalSource {
   std::vector<WalSegmentRef> segments_;
 };
 
+// Segments held in memory (tests, fuzzing, and callers that already decompressed WAL).
+class MemoryWalSource final : public WalSource {
+ public:
+  explicit MemoryWalSource(std::uint64_t segment_size = kDefaultWalSegmentSize)
+      : segment_size_(segment_size) {}
+  void Put(TimelineId timeline, std::uint64_t segno, std::vector<std::byte> bytes);
+
+  std::uint64_t segment_size() const override { return segment_size_; }
+  std::vector<WalSegmentRef> Segments() const override;
+  void Read(const WalSegmentRef& ref, std::vector<std::byte>& out) override;
+  std::string Describe() const override { return "memory"; }
+
+ private:
+  std::uint64_t segment_size_;
+  std::map<std::uint64_t, std::pair<TimelineId, std::vector<std::byte>>> segments_;
+};
+
 // Reads the segment size recorded in a segment's first page (XLogLongPageHeaderData), nullopt if
 // the file is too short or the header is not a PostgreSQL 15 long header.
 std::optional<std::uint64_t> ProbeSegmentSize(const std::filesystem::path& segment_file);
