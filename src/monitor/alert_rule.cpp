@@ -190,7 +190,7 @@ std::vector<AlertRule> ParseAlertRules(const toml::table& root, const std::strin
       try {
         rule.matchers.push_back(ParseMatcher(text));
       } catch (const Error& e) {
-        r.Fail("matchers", e.what());
+        r.Fail("matchers", std::string("has an ") + e.what());
       }
     }
     try {

@@ -189,11 +189,17 @@ void HttpServer::Routes() {
       SendJson(res, {{"error", "parameter 'name' is required"}}, 400);
       return;
     }
-    auto since = core::ParseDuration(req.has_param("since") ? req.get_param_value("since")
-                                                             : std::string("1h"));
+    std::chrono::milliseconds since{};
     std::vector<LabelMatcher> matchers;
-    for (std::size_t i = 0; i < req.get_param_value_count("match"); ++i) {
-      matchers.push_back(ParseMatcher(req.get_param_value("match", i)));
+    try {
+      since = core::ParseDuration(req.has_param("since") ? req.get_param_value("since")
+                                                         : std::string("1h"));
+      for (std::size_t i = 0; i < req.get_param_value_count("match"); ++i) {
+        matchers.push_back(ParseMatcher(req.get_param_value("match", i)));
+      }
+    } catch (const Error& e) {
+      SendJson(res, {{"error", e.what()}, {"hint", e.hint()}}, 400);
+      return;
     }
     auto now = std::chrono::system_clock::now();
     json out = json::array();

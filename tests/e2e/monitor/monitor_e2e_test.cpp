@@ -1,0 +1,233 @@
+// `dbmedic monitor` run as a user runs it: one command with a config file, against a real cluster.
+// While it runs: the dashboard renders its charts with data in real headless Chromium, and
+// `dbmedic metrics` / `dbmedic alerts` read what it stored. `dbmedic export-rules` output passes
+// `promtool check rules`. SIGTERM stops it with exit code 0.
+#include <gtest/gtest.h>
+#include <httplib.h>
+#include <signal.h>
+
+#include <fstream>
+#include <regex>
+#include <thread>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "core/fs.hpp"
+#include "core/subprocess.hpp"
+#include "harness/test_cluster.hpp"
+
+namespace dbmedic::monitor {
+namespace {
+
+namespace fs = std::filesystem;
+using dbmedic::testing::DbmedicBinary;
+using dbmedic::testing::RunDbmedic;
+using dbmedic::testing::TestCluster;
+using nlohmann::json;
+
+bool WaitUntil(const std::function<bool()>& condition, std::chrono::seconds limit) {
+  auto deadline = std::chrono::steady_clock::now() + limit;
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (condition()) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  }
+  return condition();
+}
+
+// The pid of the process whose command line contains `needle` (our unique config path).
+std::optional<int> FindProcess(const std::string& needle) {
+  for (const auto& entry : fs::directory_iterator("/proc")) {
+    std::string name = entry.path().filename();
+    if (name.find_first_not_of("0123456789") != std::string::npos) continue;
+    std::ifstream in(entry.path() / "cmdline");
+    std::string cmdline((std::istreambuf_iterator<char>(in)), {});
+    std::replace(cmdline.begin(), cmdline.end(), '\0', ' ');
+    if (cmdline.find(needle) != std::string::npos && cmdline.find(" monitor ") !=
+        std::string::npos) {
+      return std::stoi(name);
+    }
+  }
+  return std::nullopt;
+}
+
+class MonitorE2eTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    cluster_ = new TestCluster({.settings = {{"archive_mode", "on"},
+                                             {"archive_command", "true"}}});
+    // An inactive physical slot stands for a disconnected standby: replication lag has data.
+    cluster_->Sql("SELECT pg_create_physical_replication_slot('standby1', true)");
+    dir_ = new core::TempDir("monitor-e2e");
+    port_ = core::FindFreeTcpPort();
+    config_ = dir_->path() / "dbmedic.toml";
+    core::AtomicWriteFile(config_, fmt::format(R"([cluster]
+name = "main"
+host = "{}"
+port = {}
+data_dir = "{}"
+
+[monitor]
+port = {}
+history_path = "{}"
+pg_interval = "300ms"
+host_interval = "300ms"
+history_interval = "300ms"
+evaluation_interval = "300ms"
+
+[[alert]]
+name = "AlwaysUp"
+metric = "dbmedic_pg_up"
+op = "=="
+threshold = 1
+severity = "info"
+summary = "{{{{ $labels.target }}}} is up"
+)", cluster_->socket_dir().string(), cluster_->port(), cluster_->data_dir().string(), port_,
+        (dir_->path() / "monitor.db").string()));
+    agent_ = new std::thread([] {
+      result_ = RunDbmedic({"--config", config_.string(), "monitor", "--run-for", "300s"});
+    });
+  }
+  static void TearDownTestSuite() {
+    if (auto pid = FindProcess(config_.string())) ::kill(*pid, SIGTERM);
+    agent_->join();
+    EXPECT_EQ(result_.exit_code, 0) << result_.err;  // SIGTERM is a clean stop
+    delete agent_;
+    delete dir_;
+    delete cluster_;
+  }
+  static std::string Url(const std::string& path = "/") {
+    return fmt::format("http://127.0.0.1:{}{}", port_, path);
+  }
+  static json Series(const std::string& name) {
+    httplib::Client client("127.0.0.1", port_);
+    auto res = client.Get("/api/series?name=" + name + "&since=10m");
+    return res && res->status == 200 ? json::parse(res->body) : json::array();
+  }
+  static std::size_t Points(const json& series) {
+    std::size_t n = 0;
+    for (const auto& s : series) n += s["points"].size();
+    return n;
+  }
+  std::vector<std::string> Cli(std::vector<std::string> args) {
+    args.insert(args.begin(), {"--config", config_.string()});
+    return args;
+  }
+
+  static TestCluster* cluster_;
+  static core::TempDir* dir_;
+  static int port_;
+  static fs::path config_;
+  static std::thread* agent_;
+  static core::ProcessResult result_;
+};
+TestCluster* MonitorE2eTest::cluster_ = nullptr;
+core::TempDir* MonitorE2eTest::dir_ = nullptr;
+int MonitorE2eTest::port_ = 0;
+fs::path MonitorE2eTest::config_;
+std::thread* MonitorE2eTest::agent_ = nullptr;
+core::ProcessResult MonitorE2eTest::result_;
+
+TEST_F(MonitorE2eTest, DashboardChartsRenderWithDataInHeadlessChromium) {
+  const std::vector<std::pair<std::string, std::string>> charts = {
+      {"cpu", "dbmedic_host_cpu_usage_ratio"},
+      {"iops-read", "dbmedic_host_disk_reads_per_second"},
+      {"tps", "dbmedic_pg_transactions_per_second"},
+      {"connections", "dbmedic_pg_connections"},
+      {"replication-lag", "dbmedic_pg_replication_lag_seconds"},
+      {"rpo", "dbmedic_pg_rpo_seconds"}};
+  for (const auto& [id, metric] : charts) {
+    ASSERT_TRUE(WaitUntil([&] { return Points(Series(metric)) >= 2; }, std::chrono::seconds(60)))
+        << metric;
+  }
+  core::TempDir profile("monitor-chromium");
+  auto chromium = core::RunProcess(
+      {"chromium", "--headless", "--no-sandbox", "--disable-gpu",
+       "--disable-background-networking", "--disable-component-update", "--disable-sync",
+       "--no-first-run", "--user-data-dir=" + profile.path().string(),
+       "--virtual-time-budget=20000", "--dump-dom", Url()},
+      {.timeout = std::chrono::seconds(120)});
+  ASSERT_EQ(chromium.exit_code, 0) << chromium.err;
+  const std::string& dom = chromium.out;
+  EXPECT_NE(dom.find("data-rendered=\"true\""), std::string::npos) << dom.substr(0, 2000);
+  for (const auto& [id, metric] : charts) {
+    std::regex chart("data-chart=\"" + id + "\"[^>]*data-points=\"([0-9]+)\"");
+    std::smatch m;
+    ASSERT_TRUE(std::regex_search(dom, m, chart)) << id;
+    EXPECT_GT(std::stoi(m[1]), 0) << id;
+    EXPECT_NE(dom.find("<polyline", m.position(0)), std::string::npos) << id;
+  }
+  // The alert list shows the firing custom alert.
+  EXPECT_NE(dom.find("<tr class=\"alert state-firing\"><td>firing</td><td>AlwaysUp</td>"),
+            std::string::npos);
+}
+
+TEST_F(MonitorE2eTest, MetricsCommandReadsTheHistory) {
+  ASSERT_TRUE(WaitUntil([&] { return Points(Series("dbmedic_pg_up")) >= 2; },
+                        std::chrono::seconds(60)));
+  auto r = RunDbmedic(Cli({"--output", "json", "metrics", "dbmedic_pg_up", "--since", "1h",
+                           "--match", "target=main"}));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  auto series = json::parse(r.out);
+  ASSERT_EQ(series.size(), 1u);
+  EXPECT_EQ(series[0]["labels"]["target"], "main");
+  EXPECT_GE(series[0]["points"].size(), 2u);
+  EXPECT_EQ(series[0]["points"][0][1], 1.0);
+  auto text = RunDbmedic(Cli({"metrics", "dbmedic_pg_up", "--since", "1h"}));
+  ASSERT_EQ(text.exit_code, 0) << text.err;
+  EXPECT_NE(text.out.find("{target=\"main\"}"), std::string::npos) << text.out;
+}
+
+TEST_F(MonitorE2eTest, MetricsCommandSaysWhenNothingMatches) {
+  auto r = RunDbmedic(Cli({"metrics", "dbmedic_no_such_metric", "--since", "5m"}));
+  EXPECT_EQ(r.exit_code, 9);
+  EXPECT_NE(r.err.find("ERROR: no samples of metric 'dbmedic_no_such_metric' in the last 5m"),
+            std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("HINT: list the stored metrics with 'dbmedic metrics --list'"),
+            std::string::npos) << r.err;
+}
+
+TEST_F(MonitorE2eTest, AlertsCommandShowsTheFiringAlert) {
+  ASSERT_TRUE(WaitUntil([&] {
+    auto r = RunDbmedic(Cli({"--output", "json", "alerts"}));
+    return r.ok() && r.out.find("\"firing\"") != std::string::npos;
+  }, std::chrono::seconds(60)));
+  auto r = RunDbmedic(Cli({"--output", "json", "alerts"}));
+  auto alerts = json::parse(r.out);
+  auto it = std::find_if(alerts.begin(), alerts.end(),
+                         [](const json& a) { return a["alertname"] == "AlwaysUp"; });
+  ASSERT_NE(it, alerts.end());
+  EXPECT_EQ((*it)["state"], "firing");
+  EXPECT_EQ((*it)["summary"], "main is up");
+  auto text = RunDbmedic(Cli({"alerts"}));
+  EXPECT_NE(text.out.find("firing  AlwaysUp"), std::string::npos) << text.out;
+}
+
+TEST_F(MonitorE2eTest, ExportedRulesPassPromtool) {
+  auto file = dir_->path() / "rules.yml";
+  auto r = RunDbmedic(Cli({"export-rules", "--file", file.string()}));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out, fmt::format("wrote 13 rules to {}\n", file.string()));
+  auto check = core::RunProcess({"promtool", "check", "rules", file.string()});
+  EXPECT_EQ(check.exit_code, 0) << check.out << check.err;
+  EXPECT_NE(check.out.find("SUCCESS: 13 rules found"), std::string::npos) << check.out;
+}
+
+TEST_F(MonitorE2eTest, CheckRejectsABadAlertSection) {
+  auto bad = dir_->path() / "bad.toml";
+  core::AtomicWriteFile(bad, "[[alert]]\nname = \"X\"\nmetric = \"m\"\nthreshold = 1\n"
+                             "op = \"~\"\n");
+  auto r = RunDbmedic({"--config", bad.string(), "monitor", "--check"});
+  EXPECT_EQ(r.exit_code, 3);
+  EXPECT_NE(r.err.find("ERROR: [[alert]] #1 ('X'): key 'op' must be one of >, >=, <, <=, ==, "
+                       "!=; got '~'"), std::string::npos) << r.err;
+}
+
+TEST_F(MonitorE2eTest, HistoryMissingIsNotFound) {
+  auto r = RunDbmedic({"alerts", "--history", (dir_->path() / "none.db").string()});
+  EXPECT_EQ(r.exit_code, 9);
+  EXPECT_NE(r.err.find("does not exist"), std::string::npos) << r.err;
+}
+
+}  // namespace
+}  // namespace dbmedic::monitor
