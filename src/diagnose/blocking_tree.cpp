@@ -197,11 +197,19 @@ BlockingTree BuildBlockingTree(const std::vector<SessionInfo>& sessions) {
         path.insert(pid);
         for (std::int64_t w : waiters_of[pid]) {
           if (path.count(w)) continue;  // cycle: already on this branch
-          BlockingNode child = build(w, path);
-          node.blocked_total += 1 + child.blocked_total;
-          node.waiters.push_back(std::move(child));
+          node.waiters.push_back(build(w, path));
         }
         path.erase(pid);
+        // A session blocked by several others appears under each: count it once.
+        std::set<std::int64_t> below;
+        std::function<void(const BlockingNode&)> collect = [&](const BlockingNode& n) {
+          for (const auto& w : n.waiters) {
+            below.insert(w.session.pid);
+            collect(w);
+          }
+        };
+        collect(node);
+        node.blocked_total = below.size();
         return node;
       };
   auto add_root = [&](std::int64_t pid, bool cycle) {

@@ -347,8 +347,10 @@ void LogAnalyzer::OnProblem(const LogEntry& e) {
   if (!e.statement.empty()) Resolve(e.pid, e.statement);
   if (e.severity != Severity::kWarning) ++Hour(e.time).errors;
   if (e.severity != Severity::kError) return;
-  if (e.message == "deadlock detected") return OnDeadlock(e);
-  if (e.message == "canceling statement due to lock timeout") return OnLockTimeout(e);
+  // stderr logs append " at character N" where csvlog has a column for it.
+  std::string_view msg = e.message;
+  if (msg.starts_with("deadlock detected")) return OnDeadlock(e);
+  if (msg.starts_with("canceling statement due to lock timeout")) return OnLockTimeout(e);
 }
 
 void LogAnalyzer::OnDeadlock(const LogEntry& e) {
