@@ -35,6 +35,7 @@ TICK=$(getconf CLK_TCK)
 
 WORK=$(mktemp -d /tmp/dbmedic-bench-monitor.XXXXXX)
 chmod 0755 "$WORK"
+chown postgres: "$WORK"  # the server writes its data directory and log here
 PIDS=()
 cleanup() {
   for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
@@ -58,6 +59,7 @@ hwm_kb() { awk '/VmHWM/ {print $2}' "/proc/$1/status"; }
 
 PGPORT=$(free_port)
 mkdir -p "$WORK/sock" && chown postgres: "$WORK/sock"
+mkdir -p "$WORK/data" && chown postgres: "$WORK/data" && chmod 0700 "$WORK/data"
 runuser -u postgres -- "$PGBIN/initdb" -D "$WORK/data" --auth=trust -E UTF8 >/dev/null
 cat >> "$WORK/data/postgresql.conf" <<CONF
 port = $PGPORT

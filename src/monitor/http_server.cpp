@@ -91,6 +91,12 @@ HttpServer::HttpServer(const Agent& agent, const AgentSettings& settings)
   } else {
     server_ = std::make_unique<httplib::Server>();
   }
+  // cpp-httplib's default also sets SO_REUSEPORT, which lets a second agent bind the same port
+  // and silently share it; keep only SO_REUSEADDR (restart without waiting for TIME_WAIT).
+  server_->set_socket_options([](socket_t sock) {
+    int yes = 1;
+    setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof(yes));
+  });
   if (!settings_.basic_auth_user.empty()) {
     expected_auth_ = "Basic " + Base64Encode(settings_.basic_auth_user + ":" +
                                              settings_.basic_auth_password);

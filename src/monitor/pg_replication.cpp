@@ -29,7 +29,8 @@ void PgCollector::CollectArchiver(FamilyBuilder& b) {
       "SELECT archived_count, last_archived_wal, "
       "extract(epoch FROM last_archived_time)::float8, failed_count, "
       "extract(epoch FROM last_failed_time)::float8, current_setting('archive_mode'), "
-      "current_setting('wal_segment_size')::bigint FROM pg_stat_archiver");
+      "(SELECT setting::bigint FROM pg_settings WHERE name = 'wal_segment_size') "
+      "FROM pg_stat_archiver");
   bool enabled = r.Get(0, 5) != "off";
   b.Gauge("dbmedic_pg_archive_mode_enabled", "1 if archive_mode is on or always.", L(),
           enabled ? 1 : 0);

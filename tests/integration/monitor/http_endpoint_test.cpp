@@ -2,7 +2,9 @@
 // /api/*, the embedded dashboard, basic auth and TLS.
 #include <gtest/gtest.h>
 
+#include "core/error.hpp"
 #include "core/subprocess.hpp"
+#include "monitor/exposition.hpp"
 #include "monitor/http_server.hpp"
 #include "monitor_fixtures.hpp"
 

@@ -73,7 +73,9 @@ TEST_F(ReplicationAlertTest, StoppedStandbyFiresLagAlertAndRestartResolvesIt) {
   EXPECT_TRUE(WaitUntil([&] { return receiver_.Received("PostgresDown", "resolved", "target",
                                                         "standby"); }));
   for (const auto& a : agent_->Alerts()) {
-    if (a.rule == "ReplicationLagHigh") EXPECT_EQ(a.state, AlertState::kResolved);
+    if (a.rule == "ReplicationLagHigh") {
+      EXPECT_EQ(a.state, AlertState::kResolved);
+    }
   }
   // De-duplication: one firing and one resolved notification for the lag alert, however many
   // evaluations saw the condition.
