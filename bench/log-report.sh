@@ -49,9 +49,18 @@ as_pg "$pgbin/pg_ctl" -D "$work/data" -l "$work/seed.log" -w start >/dev/null
 psql=("$pgbin/psql" -h "$work" -p "$port" -U postgres -X -q)
 pgbench=("$pgbin/pgbench" -h "$work" -p "$port" -U postgres)
 as_pg "${pgbench[@]}" -i -s 5 -q postgres >/dev/null 2>&1
-echo "== seeding a real log (pgbench TPC-B and select-only, simple and extended protocol)"
+echo "== seeding a real log (pgbench TPC-B, select-only extended protocol, a multi-line custom script)"
 as_pg "${pgbench[@]}" -n -c 4 -j 2 -T 15 postgres >/dev/null 2>&1
 as_pg "${pgbench[@]}" -n -S -M extended -c 4 -j 2 -T 10 postgres >/dev/null 2>&1
+cat > "$work/custom.sql" <<'SQL'
+\set a random(1, 400000)
+SELECT abalance
+  FROM pgbench_accounts
+ WHERE aid IN (:a, :a + 1, :a + 2);
+/* report query */ SELECT * FROM pgbench_tellers WHERE tid = :a % 50 + 1 AND tbalance > -1;
+SQL
+chmod 0644 "$work/custom.sql"
+as_pg "${pgbench[@]}" -n -f "$work/custom.sql" -c 2 -j 2 -T 5 postgres >/dev/null 2>&1
 as_pg "${psql[@]}" -c "select * from missing_table" postgres >/dev/null 2>&1 || true
 as_pg "${psql[@]}" -c "checkpoint" postgres
 as_pg "$pgbin/pg_ctl" -D "$work/data" -m fast stop >/dev/null
@@ -89,18 +98,18 @@ badger = json.load(open(f"{work}/pgbadger-j2.json"))
 counts = {q["query"]: q["count"] for q in mine["statements"]["top"]}
 counts1 = {q["query"]: q["count"] for q in mine1["statements"]["top"]}
 assert counts == counts1, "dbmedic -j1 and -j2 disagree"
-# pgBadger keeps per-normalised-query counts under normalyzed_info (its spelling).
-info = badger.get("normalyzed_info", {})
+# pgBadger keeps per-normalised-query counts under normalyzed_info -> database -> query.
 theirs = {}
-for q, v in info.items():
-    # Normalise pgBadger's text with dbmedic's rules so that both name a statement alike.
-    theirs.setdefault(q, 0)
-    theirs[q] += int(v.get("count", 0))
+for db, queries in badger.get("normalyzed_info", {}).items():
+    for q, v in queries.items():
+        theirs[q] = theirs.get(q, 0) + int(v.get("count", 0))
 def normalise(t):
     # One statement per run through dbmedic's own normaliser (a file: log-report reads it twice).
     path = f"{work}/one.log"
     with open(path, "w") as f:
-        f.write("x LOG:  duration: 1.000 ms  statement: " + t.replace("\n", "\n\t") + "\n")
+        # pgBadger writes placeholders as '?', an operator character to PostgreSQL: give the
+        # normaliser a literal instead.
+        f.write("x LOG:  duration: 1.000 ms  statement: " + t.replace("?", "0").replace("\n", "\n\t") + "\n")
     r = subprocess.run([dbmedic, "--output", "json", "log-report", path, "--log-line-prefix", "x "],
                        capture_output=True, text=True, check=True)
     return json.loads(r.stdout)["statements"]["top"][0]["query"]

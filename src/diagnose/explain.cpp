@@ -132,12 +132,18 @@ std::optional<std::string> LeftColumn(const std::vector<Token>& t, std::size_t i
   std::size_t k = j;
   while (k > 0 && t[k].kind == Tok::kIdent) --k;
   if (t[k].kind == Tok::kCast && k > 0 && k < j + 1 && t[j].kind == Tok::kIdent) j = k - 1;
-  while (j > 0 && t[j].kind == Tok::kClose) --j;
-  if (t[j].kind == Tok::kIdent && !IsKeyword(t[j].text)) {
-    if (j + 1 < t.size() && t[j + 1].kind == Tok::kOpen) return std::nullopt;  // a function
-    return ColumnName(t[j].text);
+  std::size_t closes = 0;
+  while (j > 0 && t[j].kind == Tok::kClose) {
+    --j;
+    ++closes;
   }
-  return std::nullopt;
+  if (t[j].kind != Tok::kIdent || IsKeyword(t[j].text)) return std::nullopt;
+  // "lower(t.name) = ...": the column is inside a function call, a plain index does not help.
+  if (closes > 0 && j >= 2 && t[j - 1].kind == Tok::kOpen && t[j - 2].kind == Tok::kIdent &&
+      !IsKeyword(t[j - 2].text)) {
+    return std::nullopt;
+  }
+  return ColumnName(t[j].text);
 }
 
 std::optional<std::string> RightColumn(const std::vector<Token>& t, std::size_t i) {

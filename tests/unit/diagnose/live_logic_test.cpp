@@ -1,0 +1,184 @@
+// Pure parts of the live commands: blocking trees, wait profiles, statement deltas and the
+// snapshot store.
+#include <gtest/gtest.h>
+
+#include "core/error.hpp"
+#include "core/fs.hpp"
+#include "diagnose/blocking_tree.hpp"
+#include "diagnose/statements.hpp"
+#include "diagnose/wait_sampler.hpp"
+
+namespace dbmedic::diagnose {
+namespace {
+
+SessionInfo Session(std::int64_t pid, std::vector<std::int64_t> blocked_by,
+                    std::string state = "active") {
+  SessionInfo s;
+  s.pid = pid;
+  s.state = std::move(state);
+  s.blocked_by = std::move(blocked_by);
+  if (!s.blocked_by.empty()) s.waiting_for = LockRequest{"transactionid", "ShareLock", "", "transaction 7"};
+  return s;
+}
+
+TEST(ParseIntArray, ReadsPostgresArrays) {
+  EXPECT_EQ(ParseIntArray("{12,345}"), (std::vector<std::int64_t>{12, 345}));
+  EXPECT_TRUE(ParseIntArray("{}").empty());
+}
+
+TEST(BuildBlockingTree, ChainsHangUnderTheirRoot) {
+  auto tree = BuildBlockingTree({Session(1, {}, "idle in transaction"), Session(2, {1}),
+                                 Session(3, {2}), Session(4, {1, 2})});
+  ASSERT_EQ(tree.roots.size(), 1u);
+  EXPECT_EQ(tree.waiting, 3u);
+  const BlockingNode& root = tree.roots[0];
+  EXPECT_EQ(root.session.pid, 1);
+  EXPECT_EQ(root.blocked_total, 3u);  // 4 appears twice but counts once
+  EXPECT_EQ(root.cancel_command, "SELECT pg_cancel_backend(1);");
+  EXPECT_NE(root.advice.find("no statement to cancel"), std::string::npos);
+  ASSERT_EQ(root.waiters.size(), 2u);
+  EXPECT_EQ(root.waiters[0].session.pid, 2);
+  EXPECT_EQ(root.waiters[0].waiters.size(), 2u);
+}
+
+TEST(BuildBlockingTree, CycleWithoutARootIsShownAsDeadlock) {
+  auto tree = BuildBlockingTree({Session(5, {6}), Session(6, {5})});
+  ASSERT_EQ(tree.roots.size(), 1u);
+  EXPECT_TRUE(tree.roots[0].in_cycle);
+  EXPECT_EQ(tree.roots[0].blocked_total, 1u);
+}
+
+TEST(BuildBlockingTree, NobodyWaiting) {
+  auto tree = BuildBlockingTree({});
+  EXPECT_TRUE(tree.roots.empty());
+  EXPECT_EQ(BlockingTreeToText(tree), "No session is waiting for a lock held by another session.\n");
+}
+
+WaitSample Sample(std::string type, std::string event, std::string query, std::string rel = "") {
+  WaitSample s;
+  s.wait_event_type = std::move(type);
+  s.wait_event = std::move(event);
+  s.query = std::move(query);
+  s.relation = std::move(rel);
+  return s;
+}
+
+TEST(ProfileWaits, AddsSamplesUpByEventQueryAndRelation) {
+  std::vector<WaitSample> samples = {
+      Sample("Lock", "transactionid", "update t set v = 1 where id = 1", "t"),
+      Sample("Lock", "transactionid", "update t set v = 2 where id = 1", "t"),
+      Sample("CPU", "CPU", "select 1 from a"),
+      Sample("IO", "DataFileRead", "select 2 from b"),
+  };
+  WaitProfile p = ProfileWaits(samples, 2, std::chrono::milliseconds(100), 10);
+  EXPECT_EQ(p.samples, 4u);
+  EXPECT_DOUBLE_EQ(p.average_active, 2.0);
+  ASSERT_FALSE(p.by_event.empty());
+  EXPECT_EQ(p.by_event[0].key, "Lock:transactionid");
+  EXPECT_DOUBLE_EQ(p.by_event[0].seconds, 0.2);
+  EXPECT_DOUBLE_EQ(p.by_event[0].share, 0.5);
+  EXPECT_EQ(p.by_query[0].key, "update t set v = ? where id = ?");
+  EXPECT_EQ(p.by_query[0].samples, 2u);
+  EXPECT_EQ(p.by_query[0].detail, "Lock:transactionid");
+  ASSERT_EQ(p.by_relation.size(), 1u);
+  EXPECT_EQ(p.by_relation[0].key, "t");
+  EXPECT_DOUBLE_EQ(p.by_relation[0].share, 1.0);
+}
+
+TEST(ActiveSessionHistory, DropsTheOldestSamples) {
+  ActiveSessionHistory h(3);
+  for (int i = 0; i < 5; ++i) {
+    WaitSample s = Sample("CPU", "CPU", "select 1");
+    s.time_ms = 1000 + i;
+    h.Add({s});
+  }
+  EXPECT_EQ(h.size(), 3u);
+  SamplingRun run = h.Since(1003);
+  EXPECT_EQ(run.samples.size(), 2u);
+  EXPECT_EQ(run.snapshots, 2u);
+}
+
+StatementCounters Counters(std::int64_t queryid, std::int64_t calls, double ms) {
+  StatementCounters c;
+  c.queryid = queryid;
+  c.query = "q" + std::to_string(queryid);
+  c.calls = calls;
+  c.total_ms = ms;
+  c.rows = calls;
+  return c;
+}
+
+TEST(DiffSnapshots, DeltasNewEntriesAndResets) {
+  StatementSnapshot before{Clock::time_point(std::chrono::seconds(100)),
+                           {Counters(1, 10, 100), Counters(2, 50, 500), Counters(3, 5, 5)}};
+  StatementSnapshot after{Clock::time_point(std::chrono::seconds(160)),
+                          {Counters(1, 14, 180), Counters(2, 3, 30), Counters(3, 5, 5),
+                           Counters(4, 2, 10)}};
+  TopStatements top = DiffSnapshots(before, after, StatementOrder::kTotal, 10);
+  ASSERT_EQ(top.top.size(), 3u);  // 3 had no new calls
+  EXPECT_EQ(top.top[0].counters.queryid, 1);
+  EXPECT_EQ(top.top[0].counters.calls, 4);
+  EXPECT_DOUBLE_EQ(top.top[0].counters.total_ms, 80);
+  EXPECT_DOUBLE_EQ(top.top[0].mean_ms, 20);
+  EXPECT_EQ(top.top[1].counters.queryid, 2);  // reset: counted from zero
+  EXPECT_EQ(top.top[1].counters.calls, 3);
+  EXPECT_DOUBLE_EQ(top.total_ms, 120);
+  EXPECT_DOUBLE_EQ(top.top[0].share, 80.0 / 120.0);
+}
+
+TEST(DiffSnapshots, OrdersByCallsAndLimits) {
+  StatementSnapshot before{Clock::time_point(), {}};
+  StatementSnapshot after{Clock::time_point(), {Counters(1, 1, 900), Counters(2, 9, 9)}};
+  TopStatements top = DiffSnapshots(before, after, StatementOrder::kCalls, 1);
+  ASSERT_EQ(top.top.size(), 1u);
+  EXPECT_EQ(top.top[0].counters.queryid, 2);
+}
+
+TEST(ParseStatementOrder, RejectsUnknownOrders) {
+  EXPECT_EQ(ParseStatementOrder("io"), StatementOrder::kIo);
+  try {
+    ParseStatementOrder("fastest");
+    FAIL() << "expected an error";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), ErrorCode::kUsage);
+    EXPECT_EQ(std::string(e.what()), "unknown order 'fastest' for --by");
+  }
+}
+
+TEST(StatementSnapshotStore, SavesLoadsAndFindsByAge) {
+  core::TempDir dir("diagnose-unit");
+  StatementSnapshotStore store(10, std::chrono::hours(1));
+  store.Add({Clock::time_point(std::chrono::seconds(1000)), {Counters(1, 1, 1)}});
+  store.Add({Clock::time_point(std::chrono::seconds(1600)), {Counters(1, 5, 9)}});
+  store.Save(dir.path() / "s.json");
+  auto loaded = StatementSnapshotStore::Load(dir.path() / "s.json", 10, std::chrono::hours(1));
+  EXPECT_EQ(loaded.size(), 2u);
+  const StatementSnapshot* s = loaded.AtOrBefore(Clock::time_point(std::chrono::seconds(1599)));
+  ASSERT_NE(s, nullptr);
+  EXPECT_EQ(s->rows.at(0).calls, 1);
+  EXPECT_EQ(loaded.AtOrBefore(Clock::time_point(std::chrono::seconds(999))), nullptr);
+}
+
+TEST(StatementSnapshotStore, DropsSnapshotsBeyondItsLimits) {
+  StatementSnapshotStore store(2, std::chrono::seconds(100));
+  for (int i = 0; i < 4; ++i) store.Add({Clock::time_point(std::chrono::seconds(i * 10)), {}});
+  EXPECT_EQ(store.size(), 2u);
+  store.Add({Clock::time_point(std::chrono::seconds(1000)), {}});
+  EXPECT_EQ(store.size(), 1u);  // the others are older than 100 s
+}
+
+TEST(StatementSnapshotStore, ForeignFileIsCorrupt) {
+  core::TempDir dir("diagnose-unit");
+  core::AtomicWriteFile(dir.path() / "x.json", "{\"format\": \"other\", \"version\": 1}");
+  try {
+    StatementSnapshotStore::Load(dir.path() / "x.json", 10, std::chrono::hours(1));
+    FAIL() << "expected an error";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), ErrorCode::kCorrupt);
+    EXPECT_NE(std::string(e.what()).find("is not a version 1 statement snapshot file"),
+              std::string::npos);
+  }
+}
+
+}  // namespace
+}  // namespace dbmedic::diagnose
