@@ -60,6 +60,7 @@ function drawChart(panel, spec, series) {
     }
   }
   if (vMax <= 0) vMax = 1;
+  if (!isFinite(tMin)) { tMin = Date.now() - 1000; tMax = Date.now(); }
   if (tMax <= tMin) { tMin -= 1000; tMax += 1000; }
   const x = (t) => PAD_LEFT + (t - tMin) / (tMax - tMin) * (WIDTH - PAD_LEFT - 4);
   const y = (v) => HEIGHT - PAD_BOTTOM - v / vMax * (HEIGHT - PAD_BOTTOM - PAD_TOP);
@@ -70,7 +71,7 @@ function drawChart(panel, spec, series) {
     label.textContent = formatValue(v);
     chart.append(label);
   }
-  for (const [t, anchor] of [[tMin, "start"], [tMax, "end"]]) {
+  for (const [t, anchor] of (isFinite(tMin) ? [[tMin, "start"], [tMax, "end"]] : [])) {
     const label = svg("text", { x: x(t), y: HEIGHT - 4, "text-anchor": anchor });
     label.textContent = formatTime(t);
     chart.append(label);
@@ -83,6 +84,10 @@ function drawChart(panel, spec, series) {
     if (coords.length === 1) coords.push(coords[0]);
     chart.append(svg("polyline", { points: coords.join(" "), stroke: color,
       "data-series": spec.label(s.labels) }));
+    if (s.points.length > 0) {  // the latest point, visible even when it is the only one
+      const [t, v] = s.points[s.points.length - 1];
+      chart.append(svg("circle", { cx: x(t), cy: y(v), r: 2.5, fill: color }));
+    }
     points += s.points.length;
     const item = document.createElement("span");
     item.style.setProperty("--c", color);

@@ -141,12 +141,14 @@ TEST_F(MonitorE2eTest, DashboardChartsRenderWithDataInHeadlessChromium) {
         << metric;
   }
   core::TempDir profile("monitor-chromium");
+  core::RunOptions options;
+  options.timeout = std::chrono::seconds(120);
   auto chromium = core::RunProcess(
       {"chromium", "--headless", "--no-sandbox", "--disable-gpu",
        "--disable-background-networking", "--disable-component-update", "--disable-sync",
        "--no-first-run", "--user-data-dir=" + profile.path().string(),
        "--virtual-time-budget=20000", "--dump-dom", Url()},
-      {.timeout = std::chrono::seconds(120)});
+      options);
   ASSERT_EQ(chromium.exit_code, 0) << chromium.err;
   const std::string& dom = chromium.out;
   EXPECT_NE(dom.find("data-rendered=\"true\""), std::string::npos) << dom.substr(0, 2000);
