@@ -143,8 +143,8 @@ void HostCollector::CollectFilesystems(FamilyBuilder& b, std::vector<std::string
     double size = static_cast<double>(st.f_blocks) * static_cast<double>(st.f_frsize);
     double avail = static_cast<double>(st.f_bavail) * static_cast<double>(st.f_frsize);
     double free = static_cast<double>(st.f_bfree) * static_cast<double>(st.f_frsize);
-    Labels l{{"target", watched.target}, {"role", watched.role},
-             {"path", watched.path.string()}};
+    Labels l{{"role", watched.role}, {"path", watched.path.string()}};
+    if (!watched.target.empty()) l["target"] = watched.target;  // the repository has none
     b.Gauge("dbmedic_host_filesystem_size_bytes", "Size of the filesystem holding the path.", l,
             size);
     b.Gauge("dbmedic_host_filesystem_avail_bytes", "Space available to unprivileged users.", l,
