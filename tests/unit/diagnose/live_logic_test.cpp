@@ -39,6 +39,11 @@ TEST(BuildBlockingTree, ChainsHangUnderTheirRoot) {
   ASSERT_EQ(root.waiters.size(), 2u);
   EXPECT_EQ(root.waiters[0].session.pid, 2);
   EXPECT_EQ(root.waiters[0].waiters.size(), 2u);
+  std::string text = BlockingTreeToText(tree);
+  EXPECT_NE(text.find("3 session(s) waiting; 1 root blocker(s)"), std::string::npos) << text;
+  EXPECT_NE(text.find("cancel: SELECT pg_cancel_backend(1);   terminate: SELECT pg_terminate_backend(1);"),
+            std::string::npos) << text;
+  EXPECT_NE(text.find("pid 3 @ waits 0.0 s for ShareLock on transaction 7"), std::string::npos) << text;
 }
 
 TEST(BuildBlockingTree, CycleWithoutARootIsShownAsDeadlock) {
