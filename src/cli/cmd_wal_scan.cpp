@@ -38,7 +38,8 @@ void PrintSummary(const forensics::WalSummary& s, double seconds) {
   fmt::print("\n{} records, {} in {} segments, {} .. {}, read in {} ({}/s)\n", s.records,
              HumanBytes(static_cast<double>(s.bytes)), s.segments, s.first_lsn.ToString(),
              s.end_lsn.ToString(), HumanSeconds(seconds),
-             HumanBytes(seconds > 0 ? static_cast<double>(s.segments) * 16777216.0 / seconds : 0));
+             HumanBytes(seconds > 0 ? static_cast<double>(s.end_lsn.value - s.first_lsn.value) / seconds
+                        : 0));
 }
 
 void Run(Context& ctx, const WalScanArgs& args) {
