@@ -19,6 +19,7 @@ pgbin=/usr/lib/postgresql/15/bin
 [[ -x $dbmedic ]] || { echo "no dbmedic binary at $dbmedic (set DBMEDIC=...)" >&2; exit 1; }
 command -v pgbadger >/dev/null || { echo "pgbadger missing: apt-get install pgbadger" >&2; exit 1; }
 
+# BENCH_LOG=file: reuse a log made earlier (GENERATE_ONLY=1 makes one and keeps it).
 work=$(mktemp -d /tmp/bench-log-report.XXXXXX)
 chmod 0755 "$work"
 as_pg() { if [[ $(id -u) == 0 ]]; then runuser -u postgres -- "$@"; else "$@"; fi; }
@@ -30,6 +31,7 @@ trap cleanup EXIT
 [[ $(id -u) == 0 ]] && chown postgres: "$work"
 
 prefix='%t [%p]: [%l-1] user=%u,db=%d,app=%a,client=%h '
+generate() {
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 as_pg "$pgbin/initdb" -D "$work/data" -A trust -U postgres >/dev/null
 cat >> "$work/data/postgresql.conf" <<CONF
@@ -68,7 +70,17 @@ seed_mb=$(( $(stat -c %s "$work/seed.log") / 1048576 ))
 echo "seed log: ${seed_mb} MB, $(wc -l < "$work/seed.log") lines"
 : > "$work/bench.log"
 while (( $(stat -c %s "$work/bench.log") < size_mb * 1048576 )); do cat "$work/seed.log" >> "$work/bench.log"; done
-bytes=$(stat -c %s "$work/bench.log")
+}
+if [[ -n ${BENCH_LOG:-} ]]; then
+  ln -s "$(realpath "$BENCH_LOG")" "$work/bench.log"
+else
+  generate
+fi
+if [[ ${GENERATE_ONLY:-0} == 1 ]]; then
+  mv "$work/bench.log" "/tmp/log-report-bench-${size_mb}MB.log"
+  echo "kept /tmp/log-report-bench-${size_mb}MB.log"; exit 0
+fi
+bytes=$(stat -L -c %s "$work/bench.log")
 mb=$(python3 -c "print(round($bytes/1048576,1))")
 echo "bench log: $mb MB"
 cat "$work/bench.log" | cat > /dev/null  # warm the page cache for every run alike
