@@ -290,6 +290,7 @@ BackupResult RunBackup(const core::Config& config, repo::Repository& repository,
     for (const repo::ChunkEntry& c : f.chunks) m.repository_size += c.stored_size;
   }
   m.duration_seconds = std::chrono::duration<double>(Clock::now() - began).count();
+  repository.storage().Sync(repo::Repository::BackupDir(m.label));
   repository.SaveManifest(m);
   spdlog::info("backup {}: done, LSN {} .. {}, {} bytes stored in {:.1f} s", m.label, m.start_lsn,
                m.stop_lsn, m.repository_size, m.duration_seconds);

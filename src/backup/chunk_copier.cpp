@@ -88,7 +88,8 @@ std::uint64_t CopyChunk(storage::Storage& storage, const CopySettings& settings,
   const std::string stored = repo::Compress(settings.codec, raw);
   chunk.stored_size = stored.size();
   auto out = storage.OpenWrite(
-      repo::ChunkObjectPath(settings.label, file, index, settings.codec.compression));
+      repo::ChunkObjectPath(settings.label, file, index, settings.codec.compression),
+      storage::Durability::kDeferred);  // made durable by one Sync() before the manifest
   out->Write(stored);
   out->Commit();
   return raw.size();

@@ -28,12 +28,12 @@ class FaultWriteStream : public WriteStream {
 
 }  // namespace
 
-std::unique_ptr<WriteStream> FaultStorage::OpenWrite(std::string_view path) {
+std::unique_ptr<WriteStream> FaultStorage::OpenWrite(std::string_view path, Durability durability) {
   if (!plan_.fail_open_write_containing.empty() &&
       path.find(plan_.fail_open_write_containing) != path.npos) {
     throw SystemError(ENOSPC, "create", Describe(path));
   }
-  return std::make_unique<FaultWriteStream>(*this, inner_.OpenWrite(path), Describe(path));
+  return std::make_unique<FaultWriteStream>(*this, inner_.OpenWrite(path, durability), Describe(path));
 }
 
 }  // namespace dbmedic::storage

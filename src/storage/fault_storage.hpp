@@ -28,7 +28,9 @@ class FaultStorage : public Storage {
   std::unique_ptr<ReadStream> OpenRead(std::string_view path) const override {
     return inner_.OpenRead(path);
   }
-  std::unique_ptr<WriteStream> OpenWrite(std::string_view path) override;
+  std::unique_ptr<WriteStream> OpenWrite(std::string_view path,
+                                         Durability durability = Durability::kImmediate) override;
+  void Sync(std::string_view dir) override { inner_.Sync(dir); }
   void Remove(std::string_view path) override { inner_.Remove(path); }
   void RemoveTree(std::string_view dir) override { inner_.RemoveTree(dir); }
   std::string Describe(std::string_view path) const override { return inner_.Describe(path); }

@@ -75,7 +75,9 @@ std::unique_ptr<ReadStream> MemoryStorage::OpenRead(std::string_view path) const
   return std::make_unique<MemoryReadStream>(it->second);
 }
 
-std::unique_ptr<WriteStream> MemoryStorage::OpenWrite(std::string_view path) {
+void MemoryStorage::Sync(std::string_view) {}
+
+std::unique_ptr<WriteStream> MemoryStorage::OpenWrite(std::string_view path, Durability) {
   return std::make_unique<MemoryWriteStream>(*this, std::string(path));
 }
 

@@ -38,26 +38,29 @@ class PosixReadStream : public ReadStream {
 
 class PosixWriteStream : public WriteStream {
  public:
-  PosixWriteStream(fs::path target, fs::path temp, Fd fd)
-      : target_(std::move(target)), temp_(std::move(temp)), fd_(std::move(fd)) {}
+  PosixWriteStream(fs::path target, fs::path temp, Fd fd, Durability durability)
+      : target_(std::move(target)), temp_(std::move(temp)), fd_(std::move(fd)),
+        durability_(durability) {}
   ~PosixWriteStream() noexcept override {
     if (!committed_) ::unlink(temp_.c_str());
   }
   void Write(std::string_view data) override { WriteAll(fd_.get(), data, temp_.string()); }
   void Commit() override {
-    if (::fsync(fd_.get()) != 0) throw SystemError(errno, "fsync", temp_.string());
+    const bool now = durability_ == Durability::kImmediate;
+    if (now && ::fsync(fd_.get()) != 0) throw SystemError(errno, "fsync", temp_.string());
     fd_.Close(temp_.string());
     if (::rename(temp_.c_str(), target_.c_str()) != 0) {
       throw SystemError(errno, "rename into", target_.string());
     }
     committed_ = true;
-    core::FsyncDir(target_.parent_path());
+    if (now) core::FsyncDir(target_.parent_path());
   }
 
  private:
   fs::path target_;
   fs::path temp_;
   Fd fd_;
+  Durability durability_;
   bool committed_ = false;
 };
 
@@ -117,7 +120,7 @@ std::unique_ptr<ReadStream> PosixStorage::OpenRead(std::string_view path) const 
   return std::make_unique<PosixReadStream>(Fd::Open(full.string(), O_RDONLY), full.string());
 }
 
-std::unique_ptr<WriteStream> PosixStorage::OpenWrite(std::string_view path) {
+std::unique_ptr<WriteStream> PosixStorage::OpenWrite(std::string_view path, Durability durability) {
   static std::atomic<std::uint64_t> counter{0};
   const fs::path full = Resolve(path);
   MakeParents(full.parent_path());
@@ -125,7 +128,7 @@ std::unique_ptr<WriteStream> PosixStorage::OpenWrite(std::string_view path) {
                         fmt::format(".{}{}{}.{}", full.filename().string(), kTempMarker,
                                     ::getpid(), counter.fetch_add(1));
   Fd fd = Fd::Open(temp.string(), O_WRONLY | O_CREAT | O_TRUNC, 0640);
-  return std::make_unique<PosixWriteStream>(full, temp, std::move(fd));
+  return std::make_unique<PosixWriteStream>(full, temp, std::move(fd), durability);
 }
 
 void PosixStorage::Remove(std::string_view path) {
@@ -139,6 +142,14 @@ void PosixStorage::RemoveTree(std::string_view dir) {
   fs::remove_all(full, ec);
   if (ec) throw SystemError(ec.value(), "remove", full.string());
   if (full.has_parent_path() && fs::exists(full.parent_path())) core::FsyncDir(full.parent_path());
+}
+
+void PosixStorage::Sync(std::string_view dir) {
+  // syncfs: one call flushes every file and directory of the repository's filesystem, much
+  // cheaper than thousands of fsyncs (it also flushes unrelated files there, which is harmless).
+  const fs::path full = Resolve(dir);
+  Fd fd = Fd::Open(full.string(), O_RDONLY | O_DIRECTORY);
+  if (::syncfs(fd.get()) != 0) throw SystemError(errno, "sync", full.string());
 }
 
 std::string PosixStorage::Describe(std::string_view path) const { return Resolve(path).string(); }

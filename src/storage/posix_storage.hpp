@@ -18,7 +18,9 @@ class PosixStorage : public Storage {
   std::vector<ObjectInfo> List(std::string_view dir) const override;
   bool Exists(std::string_view path) const override;
   std::unique_ptr<ReadStream> OpenRead(std::string_view path) const override;
-  std::unique_ptr<WriteStream> OpenWrite(std::string_view path) override;
+  std::unique_ptr<WriteStream> OpenWrite(std::string_view path,
+                                         Durability durability = Durability::kImmediate) override;
+  void Sync(std::string_view dir) override;
   void Remove(std::string_view path) override;
   void RemoveTree(std::string_view dir) override;
   std::string Describe(std::string_view path) const override;

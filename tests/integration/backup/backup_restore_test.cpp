@@ -7,12 +7,20 @@
 #include "backup/backup.hpp"
 #include "backup/verify.hpp"
 #include "backup_fixture.hpp"
+#include "pg/lsn.hpp"
 #include "restore/restore.hpp"
 #include "storage/fault_storage.hpp"
 #include "storage/posix_storage.hpp"
 
 namespace dbmedic::testing {
 namespace {
+
+// The fingerprint of every table except the unlogged one (empty after any recovery, by design).
+std::map<std::string, std::string> LoggedFingerprint(pg::Connection& conn) {
+  std::map<std::string, std::string> fp = DatabaseFingerprint(conn);
+  fp.erase("public.scratch");
+  return fp;
+}
 
 class BackupRestore : public ::testing::Test {
  protected:
@@ -24,7 +32,7 @@ class BackupRestore : public ::testing::Test {
     repo::InitRepository(Config());
     first_ = backup::RunBackup(Config()).manifest;
     auto conn = cluster_->Connect();
-    fingerprint_ = DatabaseFingerprint(conn);
+    fingerprint_ = LoggedFingerprint(conn);
   }
   static void TearDownTestSuite() { cluster_.reset(); }
 
@@ -137,7 +145,7 @@ TEST_F(BackupRestore, RestoredClusterStartsAndServesTheSameData) {
 
   auto restored = StartRestored(target, cluster_->root());
   auto conn = pg::Connection::Open(restored->ConnInfo());
-  EXPECT_EQ(DatabaseFingerprint(conn), fingerprint_);
+  EXPECT_EQ(LoggedFingerprint(conn), fingerprint_);
   EXPECT_EQ(conn.Scalar("SELECT count(*) FROM scratch"), "0");  // unlogged: reset by recovery
   EXPECT_EQ(conn.Scalar("SELECT count(*) FROM archive_items"), "3000");
   restored->Stop();
@@ -167,7 +175,7 @@ TEST_F(BackupRestore, DeltaRestoreRepairsAChangedDirectory) {
   EXPECT_TRUE(ok.ok());
   auto restored = StartRestored(target, cluster_->root());
   auto conn = pg::Connection::Open(restored->ConnInfo());
-  EXPECT_EQ(DatabaseFingerprint(conn), fingerprint_);
+  EXPECT_EQ(LoggedFingerprint(conn), fingerprint_);
   restored->Stop();
 }
 
@@ -282,7 +290,9 @@ TEST_F(DamagedRepository, AlteredFile) {
 TEST_F(BackupRestore, DiskFullMidBackupLeavesNoListedBackup) {
   const auto before = OpenRepo().ListBackups();
   storage::PosixStorage inner(repo_dir_);
-  auto faulty = std::make_unique<storage::FaultStorage>(inner, storage::FaultPlan{.fail_write_at = 40});
+  storage::FaultPlan plan;
+  plan.fail_write_at = 40;
+  auto faulty = std::make_unique<storage::FaultStorage>(inner, plan);
   repo::Repository repository = repo::Repository::Open(std::move(faulty));
   const Error e = CatchError([&] { backup::RunBackup(Config(), repository); });
   EXPECT_EQ(e.code(), ErrorCode::kDiskFull);
@@ -298,8 +308,9 @@ TEST_F(BackupRestore, DiskFullMidBackupLeavesNoListedBackup) {
 TEST_F(BackupRestore, FailedManifestWriteLeavesNoListedBackup) {
   const auto before = OpenRepo().ListBackups();
   storage::PosixStorage inner(repo_dir_);
-  auto faulty = std::make_unique<storage::FaultStorage>(
-      inner, storage::FaultPlan{.fail_open_write_containing = "manifest.json"});
+  storage::FaultPlan plan;
+  plan.fail_open_write_containing = "manifest.json";
+  auto faulty = std::make_unique<storage::FaultStorage>(inner, plan);
   repo::Repository repository = repo::Repository::Open(std::move(faulty));
   const Error e = CatchError([&] { backup::RunBackup(Config(), repository); });
   EXPECT_EQ(e.code(), ErrorCode::kDiskFull);

@@ -119,7 +119,7 @@ TEST(Manifest, ChunkObjectNames) {
 
 TEST(Repository, InitThenOpenReadsTheSameInfo) {
   SharedMemory mem;
-  Repository::Init(mem.Make(), Info());
+  const Repository created = Repository::Init(mem.Make(), Info());
   auto storage = std::make_unique<MemoryStorage>();
   storage->Put("repo.json", mem.raw->ReadAll("repo.json"));
   const Repository repo = Repository::Open(std::move(storage));

@@ -16,6 +16,12 @@ namespace {
 
 namespace fs = std::filesystem;
 
+FaultPlan WriteFailsAt(std::uint64_t n) {
+  FaultPlan plan;
+  plan.fail_write_at = n;
+  return plan;
+}
+
 class StorageContract : public ::testing::TestWithParam<std::string> {
  protected:
   void SetUp() override {
@@ -135,7 +141,7 @@ TEST(PosixStorage, PathsClimbingOutOfTheRootAreRefused) {
 
 TEST(FaultStorage, FailsTheNthWriteWithDiskFull) {
   MemoryStorage inner;
-  FaultStorage faulty(inner, {.fail_write_at = 2});
+  FaultStorage faulty(inner, WriteFailsAt(2));
   faulty.WriteAtomic("one", "1");
   try {
     faulty.WriteAtomic("two", "2");
@@ -150,7 +156,7 @@ TEST(FaultStorage, FailsTheNthWriteWithDiskFull) {
 
 TEST(FaultStorage, WritesAfterTheNthKeepFailing) {
   MemoryStorage inner;
-  FaultStorage faulty(inner, {.fail_write_at = 1});
+  FaultStorage faulty(inner, WriteFailsAt(1));
   EXPECT_THROW(faulty.WriteAtomic("a", "1"), Error);
   EXPECT_THROW(faulty.WriteAtomic("b", "1"), Error);
   EXPECT_EQ(faulty.writes(), 2u);
@@ -160,7 +166,9 @@ TEST(FaultStorage, WritesAfterTheNthKeepFailing) {
 TEST(FaultStorage, FailedCommitLeavesObjectInvisible) {
   core::TempDir dir("storage-test");
   PosixStorage inner(dir.path());
-  FaultStorage faulty(inner, {.fail_commit_at = 1});
+  FaultPlan plan;
+  plan.fail_commit_at = 1;
+  FaultStorage faulty(inner, plan);
   try {
     faulty.WriteAtomic("obj", "data");
     FAIL() << "no exception";
@@ -174,7 +182,9 @@ TEST(FaultStorage, FailedCommitLeavesObjectInvisible) {
 
 TEST(FaultStorage, FailsOpenWriteOfMatchingPaths) {
   MemoryStorage inner;
-  FaultStorage faulty(inner, {.fail_open_write_containing = "manifest"});
+  FaultPlan plan;
+  plan.fail_open_write_containing = "manifest";
+  FaultStorage faulty(inner, plan);
   faulty.WriteAtomic("data/1", "x");
   try {
     faulty.WriteAtomic("backup/L/manifest.json", "{}");
