@@ -1,0 +1,104 @@
+#include "wal/prefetch.hpp"
+
+#include <fcntl.h>
+#include <sys/file.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include "core/error.hpp"
+#include "core/fs.hpp"
+#include "pg/lsn.hpp"
+#include "repo/parallel.hpp"
+
+namespace dbmedic::wal {
+namespace {
+
+namespace fs = std::filesystem;
+
+// Holds an flock on the spool's lock file for the lifetime of the object.
+class SpoolLock {
+ public:
+  explicit SpoolLock(const fs::path& spool)
+      : fd_(::open((spool / ".lock").c_str(), O_RDWR | O_CREAT, 0600)) {}
+  ~SpoolLock() {
+    if (fd_ >= 0) ::close(fd_);
+  }
+  SpoolLock(const SpoolLock&) = delete;
+  SpoolLock& operator=(const SpoolLock&) = delete;
+  bool TryLock() { return fd_ >= 0 && ::flock(fd_, LOCK_EX | LOCK_NB) == 0; }
+
+ private:
+  int fd_;
+};
+
+}  // namespace
+
+fs::path SpoolFor(const fs::path& dest) {
+  const fs::path parent = dest.parent_path();
+  return (parent.empty() ? fs::path(".") : parent) / kSpoolDirName;
+}
+
+bool TakeFromSpool(const fs::path& spool, const std::string& name, const fs::path& dest) {
+  std::error_code ec;
+  if (!fs::is_directory(spool, ec)) return false;
+  for (const auto& entry : fs::directory_iterator(spool, ec)) {
+    const std::string file = entry.path().filename().string();
+    if (pg::IsWalSegmentName(file) && file < name) fs::remove(entry.path(), ec);
+  }
+  return ::rename((spool / name).c_str(), dest.c_str()) == 0;
+}
+
+std::vector<std::string> SegmentsToPrefetch(const fs::path& spool, const std::string& name,
+                                            int count) {
+  std::vector<std::string> out;
+  const std::optional<pg::ParsedWalName> parsed = pg::ParseWalSegmentName(name);
+  if (!parsed) return out;
+  std::error_code ec;
+  for (int i = 1; i <= count; ++i) {
+    const std::string next = pg::WalSegmentName(parsed->timeline, parsed->segno + i);
+    if (!fs::exists(spool / next, ec)) out.push_back(next);
+  }
+  return out;
+}
+
+void LaunchDetached(const std::vector<std::string>& argv) {
+  std::vector<char*> args;
+  for (const std::string& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+  args.push_back(nullptr);
+  const pid_t child = ::fork();
+  if (child < 0) {
+    spdlog::warn("prefetch not started: fork failed: {}", std::strerror(errno));
+    return;
+  }
+  if (child == 0) {
+    ::setsid();
+    if (::fork() == 0) {
+      const int devnull = ::open("/dev/null", O_RDWR);
+      ::dup2(devnull, 0);
+      ::dup2(devnull, 1);
+      ::execv(args[0], args.data());
+      ::_exit(127);
+    }
+    ::_exit(0);
+  }
+  int status = 0;
+  ::waitpid(child, &status, 0);
+}
+
+void RunPrefetch(const WalArchive& archive, const fs::path& spool,
+                 const std::vector<std::string>& names, int jobs) {
+  core::MakeDirs(spool, 0700);
+  SpoolLock lock(spool);
+  if (!lock.TryLock()) return;  // another prefetcher is at work
+  std::atomic<bool> ended{false};
+  repo::RunParallel(names.size(), jobs, [&](std::size_t i) {
+    if (ended) return;
+    // Get() writes beside the file and renames: the spool never shows half a segment.
+    if (!archive.Get(names[i], spool / names[i])) ended = true;  // end of the archive, for now
+  });
+}
+
+}  // namespace dbmedic::wal

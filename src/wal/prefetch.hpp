@@ -1,0 +1,42 @@
+// Prefetch for restore_command: PostgreSQL asks for one segment at a time and replays it before
+// asking for the next, so a plain `wal get` makes replay wait for the repository on every
+// segment. After serving segment N, `wal get` starts (at most one) background prefetcher that
+// fetches N+1..N+k in parallel into a spool directory beside %p (pg_wal/dbmedic-prefetch); the
+// next `wal get` then only renames a verified file. Spool files are complete (written through a
+// rename) or absent; files for segments before the one requested are removed.
+#pragma once
+
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "wal/archive.hpp"
+
+namespace dbmedic::wal {
+
+inline constexpr std::string_view kSpoolDirName = "dbmedic-prefetch";
+
+// The spool next to restore_command's %p.
+std::filesystem::path SpoolFor(const std::filesystem::path& dest);
+
+// Moves a prefetched `name` onto `dest`; false when the spool does not hold it. Removes spooled
+// segments older than `name` (a timeline switch or a restart left them behind).
+bool TakeFromSpool(const std::filesystem::path& spool, const std::string& name,
+                   const std::filesystem::path& dest);
+
+// The `count` segment names after `name` on its timeline (empty for non-segment names), minus
+// those already spooled.
+std::vector<std::string> SegmentsToPrefetch(const std::filesystem::path& spool,
+                                            const std::string& name, int count);
+
+// Starts `argv` as a detached grandchild (new session, not waited for), so restore_command
+// returns at once. Errors are logged, not thrown: prefetch is an optimisation.
+void LaunchDetached(const std::vector<std::string>& argv);
+
+// Body of the background prefetcher: takes an exclusive lock on the spool (returns at once when
+// another prefetcher holds it), then fetches `names` with `jobs` threads. A name missing from the
+// archive ends the prefetch quietly (end of the archive).
+void RunPrefetch(const WalArchive& archive, const std::filesystem::path& spool,
+                 const std::vector<std::string>& names, int jobs);
+
+}  // namespace dbmedic::wal
