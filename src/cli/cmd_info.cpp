@@ -9,6 +9,10 @@
 namespace dbmedic::cli {
 
 void AddRepositoryOptions(CLI::App* cmd, Context& ctx, bool cluster);
+// Recoverable window and WAL archive health (cmd_restore_pitr.cpp).
+nlohmann::json ArchiveWindowJson(const repo::Repository& repository,
+                                 const std::vector<repo::Manifest>& backups);
+void PrintArchiveWindow(const nlohmann::json& window);
 
 namespace {
 
@@ -40,13 +44,15 @@ void Run(Context& ctx) {
     manifests.push_back(repository.LoadManifest(label));
   }
   const std::vector<std::string> incomplete = repository.ListIncomplete();
+  const nlohmann::json window = ArchiveWindowJson(repository, manifests);
   if (ctx.json()) {
     nlohmann::json backups = nlohmann::json::array();
     for (const repo::Manifest& m : manifests) backups.push_back(ToJson(m));
     PrintJson({{"repository", repository.storage().Describe("")},
                {"system_identifier", repository.info().system_identifier},
                {"backups", backups},
-               {"incomplete", incomplete}});
+               {"incomplete", incomplete},
+               {"recoverable", window}});
     return;
   }
   fmt::print("repository {} (cluster {})\n", repository.storage().Describe(""),
@@ -58,6 +64,7 @@ void Run(Context& ctx) {
                     HumanBytes(double(m.repository_size)), HumanSeconds(m.duration_seconds)});
   }
   PrintTable({"LABEL", "TYPE", "START", "STOP", "LSN", "DB SIZE", "REPO SIZE", "DURATION"}, rows);
+  PrintArchiveWindow(window);
   for (const std::string& label : incomplete) {
     fmt::print("interrupted (not restorable, removed by the next backup): {}\n", label);
   }

@@ -9,6 +9,10 @@ namespace dbmedic::cli {
 
 void AddRepositoryOptions(CLI::App* cmd, Context& ctx, bool cluster);
 std::function<void(std::uint64_t, std::uint64_t)> MakeProgressPrinter(const char* verb);
+// Point-in-time recovery options and their run (cmd_restore_pitr.cpp).
+struct PitrCli;
+std::shared_ptr<PitrCli> AddPitrOptions(CLI::App* cmd, Context& ctx);
+bool RunPitr(Context& ctx, const PitrCli& pitr, restore::RestoreOptions options);
 
 namespace {
 
@@ -17,6 +21,7 @@ struct RestoreArgs {
   std::string label;
   bool delta = false;
   std::vector<std::string> tablespace_map;
+  std::shared_ptr<PitrCli> pitr;
 };
 
 void Run(Context& ctx, const RestoreArgs& args) {
@@ -32,6 +37,7 @@ void Run(Context& ctx, const RestoreArgs& args) {
       print(p.bytes_done, p.bytes_total);
     };
   }
+  if (RunPitr(ctx, *args.pitr, options)) return;
   const restore::RestoreResult r = restore::RestoreBackup(ctx.config(), options);
   if (ctx.json()) {
     PrintJson({{"label", r.label}, {"target_dir", args.target_dir}, {"files", r.files},
@@ -61,6 +67,7 @@ void Setup(CLI::App& root, Context& ctx) {
                 "not in the backup");
   cmd->add_option("--tablespace-map", args->tablespace_map,
                   "Restore a tablespace elsewhere: OLD_LOCATION=NEW_LOCATION (repeatable)");
+  args->pitr = AddPitrOptions(cmd, ctx);
   AddRepositoryOptions(cmd, ctx, false);
   AddConfigOption(cmd, ctx, "backup.jobs");
   AddConfigOption(cmd, ctx, "cluster.os_user");

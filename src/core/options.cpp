@@ -52,6 +52,17 @@ constexpr OptionSpec kOptions[] = {
     // END backup-restore options
 
     // BEGIN wal options
+    {"wal.prefetch", T::kInt, "8",
+     "Segments `wal get` fetches ahead in the background, in parallel (0 = off).", "0..64"},
+    {"wal.check_timeout", T::kDuration, "60s",
+     "How long `dbmedic check` waits for the switched WAL segment to reach the repository."},
+    {"pitr.port", T::kInt, "0",
+     "Port of a cluster started by `restore --start` (0 = a free port).", "0..65535"},
+    {"pitr.socket_dir", T::kPath, "",
+     "Unix socket directory of a cluster started by `restore --start` (default: a new "
+     "directory under /tmp)."},
+    {"pitr.start_timeout", T::kDuration, "1h",
+     "How long `restore --start` waits for recovery to reach the target."},
     // END wal options
 
     // BEGIN forensics options
