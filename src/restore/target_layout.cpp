@@ -103,7 +103,8 @@ std::uint64_t TargetLayout::RemoveExtraneous(const repo::Manifest& manifest) con
   const auto options = fs::directory_options::follow_directory_symlink;
   for (auto it = fs::recursive_directory_iterator(target_, options, ec);
        !ec && it != fs::recursive_directory_iterator(); it.increment(ec)) {
-    const std::string rel = fs::relative(it->path(), target_).generic_string();
+    // lexically: fs::relative would resolve the pg_tblspc symlinks
+    const std::string rel = it->path().lexically_relative(target_).generic_string();
     const bool is_dir = it->is_directory(ec) ;
     if (is_dir && !it->is_symlink(ec)) {
       if (!keep_dirs.count(rel)) extra_dirs.push_back(it->path());

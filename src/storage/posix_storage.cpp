@@ -102,7 +102,7 @@ std::vector<ObjectInfo> PosixStorage::List(std::string_view dir) const {
        it.increment(ec)) {
     if (!it->is_regular_file(ec)) continue;
     if (IsTemporaryName(it->path().filename().string())) continue;
-    out.push_back({fs::relative(it->path(), base).generic_string(), it->file_size(ec)});
+    out.push_back({it->path().lexically_relative(base).generic_string(), it->file_size(ec)});
   }
   if (ec) throw SystemError(ec.value(), "list", base.string());
   std::sort(out.begin(), out.end(),
