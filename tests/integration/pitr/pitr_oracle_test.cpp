@@ -13,6 +13,8 @@
 #include <random>
 #include <thread>
 
+#include <nlohmann/json.hpp>
+
 #include "archiving_cluster.hpp"
 #include "backup/backup.hpp"
 #include "core/error.hpp"
@@ -326,6 +328,44 @@ TEST_F(PitrOracleTest, TargetBeyondTheArchiveIsRefusedBeforeRestoring) {
         << e.what();
   }
   EXPECT_FALSE(fs::exists(primary_->cluster().root() / "pitr-beyond"));
+}
+
+TEST_F(PitrOracleTest, CliRestoreToNameStartsAndReportsRto) {
+  const fs::path dir = primary_->cluster().root() / "pitr-cli";
+  const auto r = RunDbmedic({"--output", "json", "restore", "--repo",
+                             primary_->repo_dir().string(), "--target-dir", dir.string(),
+                             "--to-name", "halfway", "--start", "--jobs", "2"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const nlohmann::json j = nlohmann::json::parse(r.out);
+  restore::PitrResult result;
+  result.port = j.at("port").get<int>();
+  result.socket_dir = j.at("socket_dir").get<std::string>();
+  Restored restored(result, dir, primary_->cluster().os_user());
+  EXPECT_TRUE(j.at("promoted").get<bool>());
+  EXPECT_GT(j.at("rto_seconds").get<double>(), j.at("restore_seconds").get<double>());
+  EXPECT_EQ(j.at("timeline").get<std::string>(), "00000002");
+  EXPECT_FALSE(j.at("last_transaction_time").get<std::string>().empty());
+  Compare(restored.LedgerRows(), LsnOracle(pg::Lsn::Parse(point_->lsn)));
+}
+
+TEST_F(PitrOracleTest, CliRefusesATimeBeforeTheOldestBackup) {
+  const auto r = RunDbmedic({"restore", "--repo", primary_->repo_dir().string(), "--target-dir",
+                             (primary_->cluster().root() / "pitr-early").string(), "--to-time",
+                             "2001-01-01 00:00:00+00"});
+  EXPECT_EQ(r.exit_code, static_cast<int>(ErrorCode::kTarget));
+  EXPECT_NE(r.err.find("is before the end of the oldest backup; recoverable window:"),
+            std::string::npos)
+      << r.err;
+}
+
+TEST_F(PitrOracleTest, CliInfoShowsTheRecoverableWindow) {
+  const auto r = RunDbmedic({"--output", "json", "info", "--repo", primary_->repo_dir().string()});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const nlohmann::json j = nlohmann::json::parse(r.out).at("recoverable");
+  ASSERT_EQ(j.at("windows").size(), 1u);
+  EXPECT_EQ(j.at("windows")[0].at("timeline"), 1);
+  EXPECT_TRUE(j.at("windows")[0].contains("to_time"));
+  EXPECT_TRUE(j.at("archive").at("healthy").get<bool>());
 }
 
 }  // namespace
