@@ -68,7 +68,8 @@ TEST_F(BackupCli, BackupThenInfoAndVerifyInJson) {
   const core::ProcessResult info = Run({"--output", "json", "info"});
   ASSERT_EQ(info.exit_code, 0) << info.err;
   bool listed = false;
-  for (const auto& b : Json(info)["backups"]) {
+  const nlohmann::json listing = Json(info);
+  for (const auto& b : listing["backups"]) {
     if (b["label"] == label) {
       listed = true;
       EXPECT_GT(b["database_size"].get<std::uint64_t>(), b["repository_size"].get<std::uint64_t>());
