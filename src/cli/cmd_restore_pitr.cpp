@@ -29,6 +29,7 @@ struct PitrCli {
   std::string timeline;
   bool start = false;
   bool pause = false;
+  bool archive = false;
 };
 
 restore::ArchiveView LoadArchiveView(const repo::Repository& repository);
@@ -90,8 +91,9 @@ void CheckCombination(const PitrCli& p) {
   }
 }
 
-// restore_command for the restored cluster: this very binary, reachable by the server's user.
-std::string RestoreCommand(Context& ctx) {
+// restore_command (verb "get") or archive_command (verb "push") for the restored cluster: this
+// very binary, reachable by the server's user, on the same repository.
+std::string WalCommand(Context& ctx, std::string_view verb) {
   const fs::path self = fs::read_symlink("/proc/self/exe");
   if (!core::IsTraversableByOthers(self)) {
     throw Error(ErrorCode::kConfig,
@@ -100,9 +102,10 @@ std::string RestoreCommand(Context& ctx) {
                             self.string()),
                 "install dbmedic in a public location such as /usr/local/bin and run it there");
   }
-  std::string cmd = fmt::format("{} wal get", self.string());
+  std::string cmd = fmt::format("{} wal {}", self.string(), verb);
   if (ctx.config_path) cmd += fmt::format(" --config '{}'", *ctx.config_path);
-  cmd += fmt::format(" --repo '{}' %f \"%p\"", ctx.config().Path("repository.path").string());
+  cmd += fmt::format(" --repo '{}' {}", ctx.config().Path("repository.path").string(),
+                     verb == "get" ? "%f \"%p\"" : "%p");
   return cmd;
 }
 
@@ -172,6 +175,9 @@ std::shared_ptr<PitrCli> AddPitrOptions(CLI::App* cmd, Context& ctx) {
                 "Start the restored cluster (new port and socket), wait for the target, promote; "
                 "reports the RTO");
   cmd->add_flag("--pause", p->pause, "With --start: pause at the target instead of promoting");
+  cmd->add_flag("--archive", p->archive,
+                "The restored cluster archives its new timeline into this repository (when it "
+                "replaces the primary); default: archive_mode = off");
   AddConfigOption(cmd, ctx, "pitr.port");
   AddConfigOption(cmd, ctx, "pitr.socket_dir");
   AddConfigOption(cmd, ctx, "pitr.start_timeout");
@@ -188,7 +194,8 @@ bool RunPitr(Context& ctx, const PitrCli& pitr, restore::RestoreOptions options)
   if (options.os_user.empty()) options.os_user = config.String("cluster.os_user");
   if (options.jobs <= 0) options.jobs = static_cast<int>(config.Int("backup.jobs"));
   p.restore = std::move(options);
-  p.restore_command = RestoreCommand(ctx);
+  p.restore_command = WalCommand(ctx, "get");
+  if (pitr.archive) p.archive_command = WalCommand(ctx, "push");
   p.start = pitr.start;
   p.port = static_cast<int>(config.Int("pitr.port"));
   if (auto dir = config.Optional("pitr.socket_dir")) p.socket_dir = config.Path("pitr.socket_dir");

@@ -149,12 +149,12 @@ void StartAndWait(const PitrOptions& options, PitrResult& result) {
 
 }  // namespace
 
-void WriteRecoverySettings(const fs::path& data_dir, const RecoveryTarget& target,
-                           const std::string& restore_command, std::optional<int> port,
-                           const fs::path& socket_dir, const std::string& os_user) {
+void WriteRecoverySettings(const fs::path& data_dir, const RecoverySettings& settings,
+                           const std::string& os_user) {
+  const RecoveryTarget& target = settings.target;
   std::ostringstream out;
   out << "\n# Added by dbmedic restore: point-in-time recovery to " << target.Describe() << "\n";
-  out << "restore_command = " << ConfQuote(restore_command) << "\n";
+  out << "restore_command = " << ConfQuote(settings.restore_command) << "\n";
   if (target.kind == TargetKind::kImmediate) {
     out << "recovery_target = 'immediate'\n";
   } else if (target.kind != TargetKind::kEnd) {
@@ -164,11 +164,16 @@ void WriteRecoverySettings(const fs::path& data_dir, const RecoveryTarget& targe
   out << "recovery_target_timeline = " << ConfQuote(target.timeline.value_or("latest")) << "\n";
   out << "recovery_target_action = "
       << (target.action == TargetAction::kPause ? "'pause'" : "'promote'") << "\n";
-  out << "# The restored cluster must not archive its new timeline into the source's archive.\n";
-  out << "archive_mode = 'off'\n";
-  if (port) out << "port = " << *port << "\n";
-  if (!socket_dir.empty()) {
-    out << "unix_socket_directories = " << ConfQuote(socket_dir.string()) << "\n";
+  if (settings.archive_command.empty()) {
+    out << "# The restored cluster must not archive its new timeline into the source's archive.\n";
+    out << "archive_mode = 'off'\n";
+  } else {
+    out << "archive_mode = 'on'\n";
+    out << "archive_command = " << ConfQuote(settings.archive_command) << "\n";
+  }
+  if (settings.port) out << "port = " << *settings.port << "\n";
+  if (!settings.socket_dir.empty()) {
+    out << "unix_socket_directories = " << ConfQuote(settings.socket_dir.string()) << "\n";
   }
   const fs::path auto_conf = data_dir / "postgresql.auto.conf";
   std::string text;
@@ -195,7 +200,8 @@ PitrResult RestoreToTarget(const repo::Repository& repository, const ArchiveView
   PitrResult result;
   result.target = options.target;
   result.restore = RestoreBackup(repository, options.restore);
-  std::optional<int> port;
+  RecoverySettings settings{options.target, options.restore_command, options.archive_command,
+                            std::nullopt, {}};
   if (options.start) {
     result.port = options.port != 0 ? options.port : core::FindFreeTcpPort();
     result.socket_dir = options.socket_dir.empty() ? MakeSocketDir(options.restore.os_user)
@@ -204,10 +210,10 @@ PitrResult RestoreToTarget(const repo::Repository& repository, const ArchiveView
       core::MakeDirs(result.socket_dir, 0755);
       GiveTo(result.socket_dir, options.restore.os_user);
     }
-    port = result.port;
+    settings.port = result.port;
+    settings.socket_dir = result.socket_dir;
   }
-  WriteRecoverySettings(options.restore.target_dir, options.target, options.restore_command, port,
-                        result.socket_dir, options.restore.os_user);
+  WriteRecoverySettings(options.restore.target_dir, settings, options.restore.os_user);
   if (!options.start) return result;
   result.started = true;
   StartAndWait(options, result);

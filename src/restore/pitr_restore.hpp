@@ -21,6 +21,9 @@ struct PitrOptions {
   RestoreOptions restore;       // target_dir, label (nullopt: chosen for the target), jobs...
   RecoveryTarget target;
   std::string restore_command;  // "/usr/bin/dbmedic wal get --repo /r %f \"%p\""
+  // When set, the restored cluster archives (its new timeline) with this archive_command, e.g.
+  // into the same repository when it replaces the primary; empty: archive_mode = off.
+  std::string archive_command;
   bool start = false;
   int port = 0;                                // --start: 0 picks a free port
   std::filesystem::path socket_dir;            // --start: empty makes one under /tmp
@@ -52,8 +55,14 @@ PitrResult RestoreToTarget(const repo::Repository& repository, const ArchiveView
 // Appends the recovery settings to <data_dir>/postgresql.auto.conf (read last, so they win over
 // the restored postgresql.conf and its includes) and creates recovery.signal. `port` and
 // `socket_dir` are written only when set.
-void WriteRecoverySettings(const std::filesystem::path& data_dir, const RecoveryTarget& target,
-                           const std::string& restore_command, std::optional<int> port,
-                           const std::filesystem::path& socket_dir, const std::string& os_user);
+struct RecoverySettings {
+  RecoveryTarget target;
+  std::string restore_command;
+  std::string archive_command;  // empty: archive_mode = off
+  std::optional<int> port;
+  std::filesystem::path socket_dir;
+};
+void WriteRecoverySettings(const std::filesystem::path& data_dir, const RecoverySettings& settings,
+                           const std::string& os_user);
 
 }  // namespace dbmedic::restore
