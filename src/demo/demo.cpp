@@ -96,7 +96,6 @@ DemoResult RunDemo(const DemoOptions& options) {
   for (const auto& [table, print] : before) say(fmt::format("   {:<7} {}", table, print));
 
   say("3. Full backup (online: the cluster keeps serving)");
-  repo::InitRepository(config);
   auto start = Clock::now();
   auto backup = backup::RunBackup(config);
   result.backup_seconds = SecondsSince(start);

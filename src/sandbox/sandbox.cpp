@@ -11,6 +11,7 @@
 #include "core/config.hpp"
 #include "core/error.hpp"
 #include "core/fs.hpp"
+#include "core/subprocess.hpp"
 #include "pg/local_cluster.hpp"
 
 namespace dbmedic::sandbox {
@@ -28,7 +29,7 @@ pg::ClusterSpec SpecFor(const fs::path& dir, int port) {
 }
 
 // Server settings of the sandbox: what a production cluster protected by dbmedic would have.
-std::map<std::string, std::string> ServerSettings([[maybe_unused]] const fs::path& dir) {
+std::map<std::string, std::string> ServerSettings(const fs::path& dir) {
   return {
       {"wal_level", "replica"},
       {"max_wal_senders", "10"},
@@ -40,9 +41,13 @@ std::map<std::string, std::string> ServerSettings([[maybe_unused]] const fs::pat
       {"log_checkpoints", "on"},
       {"log_temp_files", "0"},
       {"shared_buffers", "128MB"},
-      // WAL archiving through dbmedic (the binary copied into the sandbox, reachable by the
-      // server's OS user). Until `wal push` exists the sandbox runs without archiving.
-      {"archive_mode", "off"},
+      // WAL archiving through dbmedic: the binary copied into the sandbox (reachable by the
+      // server's OS user) pushes each segment into the sandbox repository. archive_timeout
+      // bounds the RPO of archive_command mode when the cluster is quiet.
+      {"archive_mode", "on"},
+      {"archive_command", fmt::format("{} --config {} wal push %p", (dir / "bin" / "dbmedic").string(),
+                                      (dir / "dbmedic.toml").string())},
+      {"archive_timeout", "60s"},
       {"cluster_name", "dbmedic-sandbox"},
   };
 }
@@ -118,6 +123,25 @@ void Sandbox::Create(const fs::path& self_binary) {
   core::AtomicWriteFile(dir_ / kMarker, "dbmedic sandbox\n");
 }
 
+// Binds the sandbox repository to the cluster the first time. Runs the sandbox's own copy of the
+// binary as the server's OS user, so that the repository's files belong to the user whose
+// archive_command writes WAL into it.
+void Sandbox::InitRepositoryOnce(const pg::LocalCluster& cluster) const {
+  if (fs::exists(dir_ / "repo" / "repo.json")) return;
+  core::RunOptions opts;
+  opts.as_user = cluster.os_user();
+  opts.cwd = "/";
+  auto r = core::RunProcess({(dir_ / "bin" / "dbmedic").string(), "--config",
+                             config_file().string(), "--log-level", "warn", "repo", "init"},
+                            opts);
+  if (!r.ok()) {
+    throw Error(ErrorCode::kRepository,
+                fmt::format("unable to initialise the sandbox repository '{}': {}",
+                            (dir_ / "repo").string(), r.err),
+                "run: dbmedic --config " + config_file().string() + " repo init");
+  }
+}
+
 SandboxStatus Sandbox::Up(const fs::path& self_binary) {
   if (!IsSandbox()) Create(self_binary);
   // Keep the copied binary current, so archive_command runs the same version as the caller.
@@ -129,6 +153,7 @@ SandboxStatus Sandbox::Up(const fs::path& self_binary) {
     spdlog::info("starting sandbox cluster on port {}", cluster.port());
     cluster.Start();
   }
+  InitRepositoryOnce(cluster);
   return Status();
 }
 

@@ -1,5 +1,6 @@
 // The sandbox: a private PostgreSQL 15 cluster plus a local repository under one directory, with
-// a config file that every other command accepts (`--config D/dbmedic.toml`). It is the embedded
+// a config file that every other command accepts (`--config D/dbmedic.toml`), WAL archiving into
+// the repository through `dbmedic wal push`, and the repository initialised. It is the embedded
 // default a new user meets first; nothing in it touches a production server.
 //
 // Layout of D:  dbmedic.toml  pgdata/  sock/  repo/  bin/dbmedic  pgdata.log  .dbmedic-sandbox
@@ -8,6 +9,8 @@
 #include <filesystem>
 #include <optional>
 #include <string>
+
+#include "pg/local_cluster.hpp"
 
 namespace dbmedic::sandbox {
 
@@ -51,6 +54,7 @@ class Sandbox {
   void Create(const fs::path& self_binary);
   void WriteConfigFile(int port) const;
   int ConfiguredPort() const;
+  void InitRepositoryOnce(const pg::LocalCluster& cluster) const;
 
   fs::path dir_;
 };
