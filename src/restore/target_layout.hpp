@@ -26,7 +26,7 @@ class TargetLayout {
   // directory of the manifest.
   void CreateDirectories(const repo::Manifest& manifest) const;
   // Delta: removes files (and then directories) that the backup does not contain; returns how
-  // many files were removed. `keep` holds the manifest's file paths.
+  // many files were removed.
   std::uint64_t RemoveExtraneous(const repo::Manifest& manifest) const;
   // The tablespace_map text of the backup with remapped locations.
   std::string RemapTablespaceMap(const std::string& text) const;
