@@ -192,7 +192,11 @@ BlockingTree BuildBlockingTree(const std::vector<SessionInfo>& sessions) {
       [&](std::int64_t pid, std::set<std::int64_t>& path) {
         BlockingNode node;
         auto it = by_pid.find(pid);
-        node.session = it != by_pid.end() ? *it->second : SessionInfo{pid};
+        if (it != by_pid.end()) {
+          node.session = *it->second;
+        } else {
+          node.session.pid = pid;  // a blocker not in the result (it ended meanwhile)
+        }
         placed.insert(pid);
         path.insert(pid);
         for (std::int64_t w : waiters_of[pid]) {
