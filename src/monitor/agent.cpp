@@ -184,8 +184,17 @@ void Agent::EvaluatorLoop(std::stop_token stop) {
         std::lock_guard lock(alerts_mu_);
         alerts_ = alerts;
       }
-      // Saved at every evaluation: `dbmedic alerts` reads them, a restart resumes them.
-      history_->SaveAlerts(alerts);
+      // Saved whenever the set of states changes: `dbmedic alerts` reads them, a restart
+      // resumes them without notifying again.
+      std::string signature;
+      for (const auto& a : alerts) {
+        signature += a.Fingerprint();
+        signature += AlertStateName(a.state);
+      }
+      if (signature != saved_signature_ || !events.empty()) {
+        history_->SaveAlerts(alerts);
+        saved_signature_ = std::move(signature);
+      }
       if (!events.empty()) {
         std::lock_guard lock(queue_mu_);
         queue_.insert(queue_.end(), events.begin(), events.end());

@@ -94,6 +94,7 @@ class Agent {
   std::vector<std::unique_ptr<Notifier>> notifiers_;
   std::optional<HistoryStore> history_;
   std::unique_ptr<RulesEngine> engine_;  // used by the evaluator thread only
+  std::string saved_signature_;          // evaluator thread only: states last saved
 
   mutable std::mutex alerts_mu_;
   std::vector<AlertInstance> alerts_;  // guarded by alerts_mu_: copy for the HTTP thread
