@@ -6,6 +6,8 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 
 bash scripts/setup.sh
+# ccache across clones: paths relative to the checkout, so another clone reuses the objects.
+export CCACHE_BASEDIR="$root" CCACHE_NOHASHDIR=1
 
 build=${DBMEDIC_BUILD_DIR:-build}
 cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo
