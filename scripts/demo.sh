@@ -10,6 +10,6 @@ bash scripts/setup.sh
 # ccache across clones: paths relative to the checkout, so another clone reuses the objects.
 export CCACHE_BASEDIR="$root" CCACHE_NOHASHDIR=1
 build=${DBMEDIC_BUILD_DIR:-build}
-cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DDBMEDIC_TESTS=OFF
+cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=Release -DDBMEDIC_TESTS=OFF
 cmake --build "$build" -j"$(nproc)" --target dbmedic
 exec "$build/dbmedic" demo "$@"

@@ -10,7 +10,7 @@ bash scripts/setup.sh
 export CCACHE_BASEDIR="$root" CCACHE_NOHASHDIR=1
 
 build=${DBMEDIC_BUILD_DIR:-build}
-cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo
+cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=Release
 cmake --build "$build" -j"$(nproc)"
 
 # Test clusters, binaries and repositories live under /tmp; the postgres OS user must reach them.
