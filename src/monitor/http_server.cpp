@@ -1,5 +1,8 @@
 #include "monitor/http_server.hpp"
 
+#include <chrono>
+#include <thread>
+
 #include <fmt/format.h>
 #include <httplib.h>
 #include <nlohmann/json.hpp>
@@ -124,6 +127,9 @@ void HttpServer::Bind() {
 
 void HttpServer::Start() {
   thread_ = std::jthread([this] { server_->listen_after_bind(); });
+  // stop() is a no-op until the listening loop runs: wait for it, or a Stop() right after
+  // Start() would leave the thread blocked in accept() forever.
+  while (!server_->is_running()) std::this_thread::sleep_for(std::chrono::milliseconds(1));
 }
 
 void HttpServer::Stop() {
