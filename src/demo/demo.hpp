@@ -1,6 +1,7 @@
 // `dbmedic demo`: the story a new user runs first, on a sandbox of its own. It shows every
-// capability that exists, with real measurements: sample data, a full backup, verification, the
-// loss of the data directory, the restore, and proof that the data is back.
+// capability that exists, with real measurements: sample data, a full backup, verification, more
+// writes archived as WAL, the loss of the data directory, the restore with replay of the archive,
+// and proof that every committed row is back.
 #pragma once
 
 #include <cstdint>

@@ -181,6 +181,19 @@ void Sandbox::Destroy() {
   fs::remove_all(dir_);
 }
 
+void Sandbox::PrepareRecoveryToEndOfArchive() const {
+  pg::LocalCluster cluster(SpecFor(dir_, ConfiguredPort()));
+  auto settings = ServerSettings(dir_);
+  settings["restore_command"] = fmt::format("{} --config {} wal get %f %p",
+                                            (dir_ / "bin" / "dbmedic").string(),
+                                            config_file().string());
+  settings["recovery_target_timeline"] = "latest";
+  cluster.WriteSettings(settings);
+  fs::path signal = data_dir() / "recovery.signal";
+  core::AtomicWriteFile(signal, "", 0600);
+  cluster.GiveToOsUser(signal);
+}
+
 SandboxStatus Sandbox::Status() const {
   SandboxStatus status;
   status.dir = dir_;

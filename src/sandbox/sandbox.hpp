@@ -46,6 +46,12 @@ class Sandbox {
   void Destroy();
   SandboxStatus Status() const;
 
+  // After a restore into data_dir(): asks PostgreSQL to replay the WAL archive to its end through
+  // `dbmedic wal get` (recovery.signal + restore_command), then promote onto a new timeline, so
+  // the restored cluster loses nothing that reached the archive and never reuses WAL file names
+  // already archived by its former life.
+  void PrepareRecoveryToEndOfArchive() const;
+
   fs::path config_file() const { return dir_ / "dbmedic.toml"; }
   fs::path data_dir() const { return dir_ / "pgdata"; }
 
