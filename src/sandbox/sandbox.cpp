@@ -88,10 +88,13 @@ void Sandbox::WriteConfigFile(int port) const {
       "[repository]\n"
       "path = \"{repo}\"\n"
       "compression = \"zstd\"\n"
-      "compression_level = 3\n",
+      "compression_level = 3\n\n"
+      "[monitor]\n"
+      "history_path = \"{history}\"\n",
       fmt::arg("file", config_file().string()), fmt::arg("data", (dir_ / "pgdata").string()),
       fmt::arg("sock", (dir_ / "sock").string()), fmt::arg("port", port),
-      fmt::arg("os_user", pg::DefaultOsUser()), fmt::arg("repo", (dir_ / "repo").string()));
+      fmt::arg("os_user", pg::DefaultOsUser()), fmt::arg("repo", (dir_ / "repo").string()),
+      fmt::arg("history", (dir_ / "monitor.db").string()));
   core::AtomicWriteFile(config_file(), text, 0644);
 }
 
