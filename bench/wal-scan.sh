@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # WAL scan speed: dbmedic's decoder against pg_waldump, side by side on the same segments.
 #   bench/wal-scan.sh [--binary PATH] [--wal-mb 1024] [--runs 3] [--keep]
+#   bench/wal-scan.sh --reuse DIR ...   (times the WAL kept by an earlier --keep run in DIR)
 # Makes a private PostgreSQL 15 cluster (wal_level=replica), writes about --wal-mb of WAL with
 # pgbench (initial load + a few minutes of TPC-B-like updates, so the WAL holds heap inserts,
 # updates, full-page images and commits), copies those segments aside, and times (warm cache,
@@ -19,31 +20,39 @@ binary=$root/build-release/dbmedic
 wal_mb=1024
 runs=3
 keep=0
+reuse=
 while (($#)); do
   case $1 in
     --binary) binary=$2; shift 2 ;;
     --wal-mb) wal_mb=$2; shift 2 ;;
     --runs) runs=$2; shift 2 ;;
     --keep) keep=1; shift ;;
+    --reuse) reuse=$2; shift 2 ;;
     *) echo "usage: $0 [--binary PATH] [--wal-mb N] [--runs N] [--keep]" >&2; exit 2 ;;
   esac
 done
-[[ -x $binary ]] || { echo "wal-scan.sh: no dbmedic binary at $binary (build a Release one)" >&2; exit 1; }
 bin=/usr/lib/postgresql/15/bin
 as_pg() { if [[ $(id -u) -eq 0 ]]; then runuser -u postgres -- "$@"; else "$@"; fi; }
 
-work=$(mktemp -d /tmp/dbmedic-walbench.XXXXXX)
-chmod 755 "$work"
-[[ $(id -u) -eq 0 ]] && chown postgres "$work"
-cleanup() {
-  as_pg "$bin/pg_ctl" -D "$work/data" -m immediate stop >/dev/null 2>&1 || true
-  ((keep)) || rm -rf "$work"
-}
-trap cleanup EXIT
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+if [[ -n $reuse ]]; then
+  work=$reuse
+  read -r start end scale < "$work/range"
+  keep=1
+  cleanup() { :; }
+  trap cleanup EXIT
+else
+  work=$(mktemp -d /tmp/dbmedic-walbench.XXXXXX)
+  chmod 755 "$work"
+  [[ $(id -u) -eq 0 ]] && chown postgres "$work"
+  cleanup() {
+    as_pg "$bin/pg_ctl" -D "$work/data" -m immediate stop >/dev/null 2>&1 || true
+    ((keep)) || rm -rf "$work"
+  }
+  trap cleanup EXIT
+  port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 
-as_pg "$bin/initdb" -D "$work/data" -k >/dev/null
-cat >> "$work/data/postgresql.conf" <<CONF
+  as_pg "$bin/initdb" -D "$work/data" -k >/dev/null
+  cat >> "$work/data/postgresql.conf" <<CONF
 port = $port
 listen_addresses = ''
 unix_socket_directories = '$work'
@@ -52,30 +61,34 @@ max_wal_size = 8GB
 wal_keep_size = 8GB
 checkpoint_timeout = 5min
 CONF
-as_pg "$bin/pg_ctl" -D "$work/data" -l "$work/server.log" -w start >/dev/null
-psql_() { as_pg psql -h "$work" -p "$port" -qAtX "$@"; }
+  as_pg "$bin/pg_ctl" -D "$work/data" -l "$work/server.log" -w start >/dev/null
+  psql_() { as_pg psql -h "$work" -p "$port" -qAtX "$@"; }
 
-start=$(psql_ -c "SELECT pg_current_wal_lsn()")
-scale=$(( wal_mb / 20 > 1 ? wal_mb / 20 : 1 ))
-echo "bench: pgbench -i -s $scale, then updates until ~$wal_mb MB of WAL" >&2
-as_pg pgbench -h "$work" -p "$port" -i -s "$scale" -q postgres >/dev/null 2>&1
-psql_ -c "CHECKPOINT" >/dev/null
-while :; do
-  bytes=$(psql_ -c "SELECT pg_current_wal_lsn() - '$start'::pg_lsn")
-  (( ${bytes%.*} >= wal_mb * 1024 * 1024 )) && break
-  as_pg pgbench -h "$work" -p "$port" -c 2 -j 2 -T 20 postgres >/dev/null 2>&1
-done
-end=$(psql_ -c "SELECT pg_current_wal_lsn()")
-psql_ -c "SELECT pg_switch_wal()" >/dev/null
-mkdir -p "$work/wal"
-cp "$work"/data/pg_wal/0000000* "$work/wal/"
-as_pg "$bin/pg_ctl" -D "$work/data" -m fast stop >/dev/null
+  start=$(psql_ -c "SELECT pg_current_wal_lsn()")
+  scale=$(( wal_mb / 20 > 1 ? wal_mb / 20 : 1 ))
+  echo "bench: pgbench -i -s $scale, then updates until ~$wal_mb MB of WAL" >&2
+  as_pg pgbench -h "$work" -p "$port" -i -s "$scale" -q postgres >/dev/null 2>&1
+  psql_ -c "CHECKPOINT" >/dev/null
+  while :; do
+    bytes=$(psql_ -c "SELECT pg_current_wal_lsn() - '$start'::pg_lsn")
+    (( ${bytes%.*} >= wal_mb * 1024 * 1024 )) && break
+    as_pg pgbench -h "$work" -p "$port" -c 2 -j 2 -T 20 postgres >/dev/null 2>&1
+  done
+  end=$(psql_ -c "SELECT pg_current_wal_lsn()")
+  psql_ -c "SELECT pg_switch_wal()" >/dev/null
+  mkdir -p "$work/wal"
+  cp "$work"/data/pg_wal/0000000* "$work/wal/"
+  as_pg "$bin/pg_ctl" -D "$work/data" -m fast stop >/dev/null
+  echo "$start $end $scale" > "$work/range"
+fi
 segments=$(ls "$work/wal" | wc -l)
 scanned_mb=$(python3 -c "
 def lsn(t): a,b=t.split('/'); return (int(a,16)<<32)+int(b,16)
 print(round((lsn('$end')-lsn('$start'))/1048576))")
 echo "bench: $scanned_mb MB of WAL from $start to $end in $segments segment files" >&2
 cat "$work"/wal/* | cat > /dev/null  # warm the page cache
+
+[[ -x $binary ]] || { echo "wal-scan.sh: no dbmedic binary at $binary (build a Release one); WAL kept in $work" >&2; keep=1; exit 1; }
 
 # median wall seconds and max RSS (kB) of a command, over $runs runs
 measure() {
