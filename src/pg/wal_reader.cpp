@@ -367,8 +367,10 @@ const WalRecord* WalReader::ReadNext() {
 bool WalReader::AssembleRecord(Lsn lsn, const PageRef& first_page, std::uint32_t total) {
   std::uint64_t in_page = lsn.value % kPage;
   std::uint64_t got = kPage - in_page;
-  assembly_.resize(total);
-  std::memcpy(assembly_.data(), first_page.data + in_page, got);
+  // Grown page by page rather than sized from xl_tot_len up front: a damaged length must not
+  // make us allocate up to 1 GB before we know the pages exist (found by the fuzzer).
+  assembly_.clear();
+  assembly_.insert(assembly_.end(), first_page.data + in_page, first_page.data + in_page + got);
   Lsn page_lsn{PageStart(lsn).value + kPage};
   Lsn end = page_lsn;
   while (got < total) {
@@ -396,7 +398,8 @@ bool WalReader::AssembleRecord(Lsn lsn, const PageRef& first_page, std::uint32_t
            lsn);
     }
     std::uint64_t n = std::min<std::uint64_t>(total - got, kPage - page.header_size);
-    std::memcpy(assembly_.data() + got, page.data + page.header_size, n);
+    const std::byte* piece = page.data + page.header_size;
+    assembly_.insert(assembly_.end(), piece, piece + n);
     got += n;
     end = Lsn{page_lsn.value + page.header_size + n};
     page_lsn.value += kPage;
