@@ -87,6 +87,12 @@ summary = "{{{{ $labels.target }}}} is up"
     agent_ = new std::thread([] {
       result_ = RunDbmedic({"--config", config_.string(), "monitor", "--run-for", "300s"});
     });
+    // Every test (and the SIGTERM of TearDownTestSuite) needs the agent serving: wait for it.
+    httplib::Client client("127.0.0.1", port_);
+    for (int i = 0; i < 300; ++i) {
+      if (auto res = client.Get("/healthz"); res && res->status == 200) break;
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
   }
   static void TearDownTestSuite() {
     if (auto pid = FindProcess(config_.string())) ::kill(*pid, SIGTERM);

@@ -118,7 +118,7 @@ TEST_F(ArchiveCommandTest, FailingPushIsRetriedAndNothingIsLost) {
   for (const auto& e : fs::directory_iterator(tl)) ::chmod(e.path().c_str(), 0555);
   const std::int64_t failed_before =
       std::stoll(c().cluster().Scalar("SELECT failed_count FROM pg_stat_archiver"));
-  c().cluster().Sql("INSERT INTO t SELECT generate_series(1, 1000)");
+  c().cluster().Sql("CREATE TABLE IF NOT EXISTS t (id int); INSERT INTO t SELECT generate_series(1, 1000)");
   const std::string name = c().cluster().Scalar("SELECT pg_walfile_name(pg_switch_wal())");
   for (int i = 0; i < 600; ++i) {
     if (std::stoll(c().cluster().Scalar("SELECT failed_count FROM pg_stat_archiver")) >
