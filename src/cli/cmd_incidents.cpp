@@ -6,8 +6,11 @@
 #include <fmt/format.h>
 
 #include "cli/command.hpp"
+#include "cli/incident_scan.hpp"
 #include "core/error.hpp"
+#include "forensics/catalog_store.hpp"
 #include "forensics/incident_scanner.hpp"
+#include "repo/cluster.hpp"
 #include "pg/connection.hpp"
 #include "pg/relation_catalog.hpp"
 #include "pg/wal_decoders.hpp"
@@ -36,7 +39,8 @@ void PrintIncidents(const forensics::IncidentReport& report) {
       rows.push_back({pg::FormatPgTimestamp(i.commit_time), std::to_string(i.xid),
                       i.commit_lsn.ToString(),
                       i.database_name.empty() ? std::to_string(i.database) : i.database_name,
-                      std::string(forensics::IncidentKindName(r.action)), r.name, RowsText(r)});
+                      std::string(forensics::IncidentKindName(r.action)), r.name, RowsText(r),
+                      std::to_string(i.later_commits)});
     }
   }
   if (rows.empty()) {
@@ -44,17 +48,19 @@ void PrintIncidents(const forensics::IncidentReport& report) {
                report.first_lsn.ToString(), report.last_lsn.ToString(), report.records,
                report.commits);
   } else {
-    PrintTable({"COMMIT TIME", "XID", "COMMIT LSN", "DATABASE", "ACTION", "RELATION", "ROWS"},
+    PrintTable({"COMMIT TIME", "XID", "COMMIT LSN", "DATABASE", "ACTION", "RELATION", "ROWS",
+                "COMMITS AFTER"},
                rows);
     fmt::print("\n{} incident(s) in {} records ({} .. {}). Who ran them is not in the WAL: "
                "check the server log around the commit time.\n",
                report.incidents.size(), report.records, report.first_lsn.ToString(),
                report.last_lsn.ToString());
-    fmt::print("Recover to just before one with a recovery target of xid <XID> and "
-               "recovery_target_inclusive = off.\n");
+    fmt::print("Restore to just before one: dbmedic restore --target-dir DIR "
+               "--before-incident XID (or: --before-incident latest --table NAME).\n");
   }
   if (!report.catalog_used) {
-    fmt::print("Relations are unnamed: pass --catalog FILE (from 'dbmedic catalog capture').\n");
+    fmt::print("Relations are unnamed: no catalog snapshot in the repository yet (every backup "
+               "takes one; or 'dbmedic catalog capture'), and the cluster could not be read.\n");
   }
 }
 
@@ -66,19 +72,20 @@ void RunIncidents(Context& ctx, const IncidentsArgs& args) {
   if (!args.table.empty()) options.table = args.table;
   options.min_rows = static_cast<std::uint64_t>(config.Int("forensics.min_rows"));
   options.min_percent = static_cast<int>(config.Int("forensics.min_percent"));
-  std::optional<pg::RelationCatalog> catalog;
-  if (auto path = config.Optional("forensics.catalog"); path && !path->empty()) {
-    catalog = pg::RelationCatalog::Load(config.Path("forensics.catalog"));
-  }
-  pg::DirectoryWalSource source(config.Path("forensics.wal_dir"),
-                                args.timeline ? std::optional<pg::TimelineId>(args.timeline)
-                                              : std::nullopt);
-  pg::WalReader reader(source);
-  forensics::IncidentReport report =
-      forensics::FindIncidents(reader, catalog ? &*catalog : nullptr, options);
+  IncidentScan scan = ScanForIncidents(
+      ctx, options,
+      args.timeline ? std::optional<pg::TimelineId>(args.timeline) : std::nullopt);
+  const forensics::IncidentReport& report = scan.report;
   if (ctx.json()) {
-    PrintJson(forensics::ToJson(report));
+    nlohmann::json j = forensics::ToJson(report);
+    j["scan"]["source"] = scan.source;
+    j["scan"]["catalog_snapshots"] = scan.catalog_snapshots;
+    j["scan"]["live_snapshot"] = scan.live_snapshot;
+    PrintJson(j);
   } else {
+    fmt::print("Scanned {} ({} segments, catalog: {} snapshot(s){}).\n", scan.source,
+               report.segments, scan.catalog_snapshots,
+               scan.live_snapshot ? " incl. the running cluster" : "");
     PrintIncidents(report);
   }
   bool damaged = report.error_exit_code.has_value();
@@ -92,7 +99,7 @@ std::string ConnInfoFromConfig(const core::Config& config) {
                       config.String("cluster.user"), config.String("cluster.dbname"));
 }
 
-void RunCapture(Context& ctx, const std::string& out) {
+void RunCaptureToFile(Context& ctx, const std::string& out) {
   const core::Config& config = ctx.config();
   pg::RelationCatalog catalog;
   std::error_code ec;
@@ -113,13 +120,32 @@ void RunCapture(Context& ctx, const std::string& out) {
              relations, databases, at, lsn, out, catalog.snapshots().size());
 }
 
+void RunCaptureToRepository(Context& ctx) {
+  const core::Config& config = ctx.config();
+  repo::Repository repository = repo::OpenRepository(config);
+  forensics::CaptureResult r =
+      forensics::CaptureIntoRepository(repository, ConnInfoFromConfig(config));
+  const std::string where = repository.storage().Describe(forensics::kCatalogObject);
+  if (ctx.json()) {
+    PrintJson({{"object", where}, {"captured_at", r.captured_at}, {"lsn", r.lsn},
+               {"relations", r.relations}, {"databases", r.databases},
+               {"snapshots", r.snapshots}});
+    return;
+  }
+  fmt::print("Captured {} relations of {} databases at {} (LSN {}) into {} ({} snapshots).\n",
+             r.relations, r.databases, r.captured_at, r.lsn, where, r.snapshots);
+}
+
 void Setup(CLI::App& root, Context& ctx) {
   auto args = std::make_shared<IncidentsArgs>();
   CLI::App* cmd = root.add_subcommand(
       "incidents",
-      "List destructive transactions in the WAL: DROP, TRUNCATE, and DELETE/UPDATE over many "
-      "rows, with xid, commit time, commit LSN, database, tables and row counts");
+      "List destructive transactions in the WAL archive (or --wal-dir): DROP, TRUNCATE, and "
+      "DELETE/UPDATE over many rows, with xid, commit time, commit LSN, database, tables, row "
+      "counts and how many transactions committed after each");
   AddConfigOption(cmd, ctx, "forensics.wal_dir");
+  AddConfigOption(cmd, ctx, "repository.path");
+  AddConfigOption(cmd, ctx, "forensics.live_snapshot");
   AddConfigOption(cmd, ctx, "forensics.catalog");
   AddConfigOption(cmd, ctx, "forensics.min_rows");
   AddConfigOption(cmd, ctx, "forensics.min_percent");
@@ -137,12 +163,21 @@ void Setup(CLI::App& root, Context& ctx) {
   catalog->require_subcommand(1);
   CLI::App* capture = catalog->add_subcommand(
       "capture", "Capture pg_class (relfilenode -> schema.table) of every database and add it "
-                 "as a time-stamped snapshot to FILE");
-  capture->add_option("--out", *out, "Catalog file (JSON); created or appended to")->required();
+                 "as a time-stamped snapshot to the repository's catalog (or to --out FILE). "
+                 "Every backup does this too");
+  capture->add_option("--out", *out, "Catalog file (JSON) instead of the repository; created "
+                                     "or appended to");
+  AddConfigOption(capture, ctx, "repository.path");
   for (const char* key : {"cluster.host", "cluster.port", "cluster.user", "cluster.dbname"}) {
     AddConfigOption(capture, ctx, key);
   }
-  capture->callback([&ctx, out] { RunCapture(ctx, *out); });
+  capture->callback([&ctx, out] {
+    if (out->empty()) {
+      RunCaptureToRepository(ctx);
+    } else {
+      RunCaptureToFile(ctx, *out);
+    }
+  });
 }
 
 const CommandRegistration kReg{Setup};

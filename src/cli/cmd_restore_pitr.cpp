@@ -7,7 +7,10 @@
 
 #include <fmt/format.h>
 
+#include <spdlog/spdlog.h>
+
 #include "cli/command.hpp"
+#include "cli/incident_scan.hpp"
 #include "core/error.hpp"
 #include "core/fs.hpp"
 #include "repo/cluster.hpp"
@@ -30,6 +33,8 @@ struct PitrCli {
   bool start = false;
   bool pause = false;
   bool archive = false;
+  std::string before_incident;  // XID or "latest"
+  std::string table;            // with before_incident latest
 };
 
 restore::ArchiveView LoadArchiveView(const repo::Repository& repository);
@@ -42,7 +47,57 @@ namespace fs = std::filesystem;
 
 int CountTargets(const PitrCli& p) {
   return !p.to_time.empty() + !p.to_lsn.empty() + !p.to_xid.empty() + !p.to_name.empty() +
-         p.immediate;
+         p.immediate + !p.before_incident.empty();
+}
+
+// --before-incident XID|latest [--table T]: finds the incident in the archive and turns it into
+// an exclusive xid target (recovery stops just before that transaction's commit).
+struct IncidentTarget {
+  forensics::Incident incident;
+  std::string source;
+};
+
+IncidentTarget ResolveIncident(Context& ctx, PitrCli& p) {
+  std::optional<pg::TransactionId> xid;
+  if (p.before_incident != "latest") {
+    if (p.before_incident.empty() ||
+        p.before_incident.find_first_not_of("0123456789") != std::string::npos ||
+        p.before_incident.size() > 10) {
+      throw Error(ErrorCode::kUsage,
+                  fmt::format("invalid --before-incident '{}'", p.before_incident),
+                  "give the XID column of 'dbmedic incidents', or 'latest' (with --table NAME)");
+    }
+    xid = static_cast<pg::TransactionId>(std::stoull(p.before_incident));
+  }
+  if (p.inclusive) {
+    throw Error(ErrorCode::kUsage, "--before-incident cannot be --inclusive",
+                "the incident's transaction is always left out");
+  }
+  forensics::IncidentOptions options;
+  const core::Config& config = ctx.config();
+  options.min_rows = static_cast<std::uint64_t>(config.Int("forensics.min_rows"));
+  options.min_percent = static_cast<int>(config.Int("forensics.min_percent"));
+  if (!p.table.empty()) options.table = p.table;
+  std::optional<pg::TimelineId> timeline;
+  if (!p.timeline.empty() && p.timeline.find_first_not_of("0123456789") == std::string::npos) {
+    timeline = static_cast<pg::TimelineId>(std::stoul(p.timeline));
+  }
+  IncidentScan scan = ScanForIncidents(ctx, options, timeline);
+  if (scan.report.error_exit_code) {
+    spdlog::warn("the WAL archive could not be read past {}: {}",
+                 scan.report.stop.lsn.ToString(), scan.report.stop.detail);
+  }
+  const forensics::Incident& incident =
+      PickIncident(scan, xid, p.table.empty() ? std::nullopt : std::optional(p.table));
+  p.to_xid = std::to_string(incident.xid);
+  p.exclusive = true;
+  if (!ctx.json()) {
+    fmt::print("incident: {}\n", DescribeIncident(incident));
+    fmt::print("recovering to just before it: xid {} exclusive; every transaction committed "
+               "before it is kept; {} committed after it are not replayed\n",
+               incident.xid, incident.later_commits);
+  }
+  return {incident, scan.source};
 }
 
 restore::RecoveryTarget ParseTarget(const PitrCli& p, const repo::Repository& repository) {
@@ -80,7 +135,12 @@ restore::RecoveryTarget ParseTarget(const PitrCli& p, const repo::Repository& re
 void CheckCombination(const PitrCli& p) {
   if (CountTargets(p) > 1) {
     throw Error(ErrorCode::kUsage, "more than one recovery target given",
-                "give one of --to-time, --to-lsn, --to-xid, --to-name, --immediate");
+                "give one of --to-time, --to-lsn, --to-xid, --to-name, --immediate, "
+                "--before-incident");
+  }
+  if (!p.table.empty() && p.before_incident.empty()) {
+    throw Error(ErrorCode::kUsage, "--table needs --before-incident",
+                "e.g. --before-incident latest --table users");
   }
   if (p.inclusive && p.exclusive) {
     throw Error(ErrorCode::kUsage, "--inclusive and --exclusive both given", "pick one");
@@ -109,10 +169,15 @@ std::string WalCommand(Context& ctx, std::string_view verb) {
   return cmd;
 }
 
-void Print(Context& ctx, const restore::PitrResult& r) {
+void Print(Context& ctx, const restore::PitrResult& r,
+           const std::optional<IncidentTarget>& incident) {
   if (ctx.json()) {
     nlohmann::json j = {{"label", r.restore.label}, {"target", r.target.Describe()},
                         {"restore_seconds", r.restore.seconds}, {"started", r.started}};
+    if (incident) {
+      j["incident"] = forensics::ToJson(incident->incident);
+      j["discarded_commits"] = incident->incident.later_commits;
+    }
     if (r.started) {
       j.update({{"promoted", r.promoted}, {"paused", !r.promoted}, {"port", r.port},
                 {"socket_dir", r.socket_dir.string()}, {"log_file", r.log_file.string()},
@@ -139,6 +204,14 @@ void Print(Context& ctx, const restore::PitrResult& r) {
              r.log_file.string());
   if (!r.promoted) {
     fmt::print("look around, then promote with: SELECT pg_wal_replay_resume();\n");
+  }
+  if (incident) {
+    fmt::print("transactions lost: the incident itself{}\n",
+               incident->incident.later_commits == 0
+                   ? " only"
+                   : fmt::format(" and the {} committed after it (to keep those, bring back "
+                                 "only the table from this cluster)",
+                                 incident->incident.later_commits));
   }
 }
 
@@ -168,6 +241,14 @@ std::shared_ptr<PitrCli> AddPitrOptions(CLI::App* cmd, Context& ctx) {
   cmd->add_option("--to-xid", p->to_xid, "Recover up to this transaction id");
   cmd->add_option("--to-name", p->to_name, "Recover up to a restore point (dbmedic restore-point)");
   cmd->add_flag("--immediate", p->immediate, "Recover only to the end of the backup");
+  cmd->add_option("--before-incident", p->before_incident,
+                  "Recover to just before a destructive transaction found in the WAL archive: "
+                  "its XID (from 'dbmedic incidents'), or 'latest' (with --table)");
+  cmd->add_option("--table", p->table,
+                  "With --before-incident latest: the newest incident touching this table");
+  AddConfigOption(cmd, ctx, "forensics.min_rows");
+  AddConfigOption(cmd, ctx, "forensics.min_percent");
+  AddConfigOption(cmd, ctx, "forensics.live_snapshot");
   cmd->add_flag("--inclusive", p->inclusive, "Include the target transaction (the default)");
   cmd->add_flag("--exclusive", p->exclusive, "Stop just before the target transaction");
   cmd->add_option("--timeline", p->timeline, "Timeline to follow: latest (default), current, N");
@@ -184,9 +265,12 @@ std::shared_ptr<PitrCli> AddPitrOptions(CLI::App* cmd, Context& ctx) {
   return p;
 }
 
-bool RunPitr(Context& ctx, const PitrCli& pitr, restore::RestoreOptions options) {
-  CheckCombination(pitr);
-  if (CountTargets(pitr) == 0 && !pitr.start) return false;
+bool RunPitr(Context& ctx, const PitrCli& pitr_in, restore::RestoreOptions options) {
+  CheckCombination(pitr_in);
+  if (CountTargets(pitr_in) == 0 && !pitr_in.start) return false;
+  PitrCli pitr = pitr_in;
+  std::optional<IncidentTarget> incident;
+  if (!pitr.before_incident.empty()) incident = ResolveIncident(ctx, pitr);
   const core::Config& config = ctx.config();
   const repo::Repository repository = repo::OpenRepository(config);
   restore::PitrOptions p;
@@ -200,7 +284,7 @@ bool RunPitr(Context& ctx, const PitrCli& pitr, restore::RestoreOptions options)
   p.port = static_cast<int>(config.Int("pitr.port"));
   if (auto dir = config.Optional("pitr.socket_dir")) p.socket_dir = config.Path("pitr.socket_dir");
   p.start_timeout = config.Duration("pitr.start_timeout");
-  Print(ctx, restore::RestoreToTarget(repository, LoadArchiveView(repository), p));
+  Print(ctx, restore::RestoreToTarget(repository, LoadArchiveView(repository), p), incident);
   return true;
 }
 

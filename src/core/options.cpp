@@ -79,6 +79,13 @@ constexpr OptionSpec kOptions[] = {
      "A DELETE/UPDATE is also an incident from this percentage of a table's rows (reltuples "
      "from the catalog; tables of at least 100 rows).",
      "1..100", false, "--min-percent"},
+    {"forensics.live_snapshot", T::kBool, "true",
+     "`incidents` and `restore --before-incident` also read the running cluster's catalog "
+     "(not stored), so a DROP or TRUNCATE newer than the last stored snapshot is confirmed.",
+     {}, false, "--live-snapshot"},
+    {"forensics.capture_interval", T::kDuration, "5m",
+     "How often `wal stream` and the agent add a relation catalog snapshot to the repository "
+     "(every backup adds one too). 0 turns the periodic capture off."},
     // END forensics options
 
     // BEGIN monitor options

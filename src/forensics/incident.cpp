@@ -38,6 +38,7 @@ nlohmann::json ToJson(const Incident& incident) {
           {"database",
            incident.database_name.empty() ? nlohmann::json() : nlohmann::json(incident.database_name)},
           {"relations", rels},
+          {"later_commits", incident.later_commits},
           {"actor", incident.actor ? nlohmann::json(*incident.actor) : nlohmann::json()},
           {"actor_note", incident.actor_note}};
 }
@@ -49,6 +50,9 @@ nlohmann::json ToJson(const IncidentReport& report) {
           {"scan",
            {{"records", report.records},
             {"commits", report.commits},
+            {"last_commit_time", report.last_commit_time
+                                     ? nlohmann::json(pg::FormatPgTimestamp(report.last_commit_time))
+                                     : nlohmann::json()},
             {"segments", report.segments},
             {"first_lsn", report.first_lsn.ToString()},
             {"last_lsn", report.last_lsn.ToString()},

@@ -42,6 +42,9 @@ struct Incident {
   pg::Oid database = 0;
   std::string database_name;     // "" when the catalog does not know it
   std::vector<AffectedRelation> relations;
+  // Transactions committed after this one in the scanned WAL: what a whole-cluster restore to
+  // just before it would discard with it.
+  std::uint64_t later_commits = 0;
   // Who ran it is not in the WAL; this says so, and what would have recorded it.
   std::optional<std::string> actor;
   std::string actor_note;
@@ -51,6 +54,7 @@ struct IncidentReport {
   std::vector<Incident> incidents;
   std::uint64_t records = 0;
   std::uint64_t commits = 0;
+  std::int64_t last_commit_time = 0;  // TimestampTz of the newest commit scanned (0: none)
   std::uint64_t segments = 0;
   pg::Lsn first_lsn;
   pg::Lsn last_lsn;

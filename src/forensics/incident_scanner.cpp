@@ -135,6 +135,7 @@ void Scanner::OnAbort(const pg::XactRecord& xact) {
 void Scanner::OnCommit(const pg::XactRecord& xact, const pg::WalRecord& record,
                        IncidentReport& report) {
   ++report.commits;
+  report.last_commit_time = xact.time;
   TxnState state;
   state.first_lsn = record.lsn;
   auto take = [&](TransactionId xid) {
@@ -180,6 +181,7 @@ void Scanner::OnCommit(const pg::XactRecord& xact, const pg::WalRecord& record,
       "not recorded in the WAL: PostgreSQL writes no role, client or statement into it. "
       "Search the server log near the commit time (log_statement = 'ddl' or 'mod', "
       "log_line_prefix with %u %h %x) or pgaudit";
+  incident.later_commits = report.commits;  // the commit's ordinal until the scan ends
   report.incidents.push_back(std::move(incident));
 }
 
@@ -319,6 +321,9 @@ IncidentReport FindIncidents(pg::WalReader& reader, const pg::RelationCatalog* c
     report.error_exit_code = e.exit_code();
   }
   report.segments = reader.segments_read();
+  for (Incident& incident : report.incidents) {
+    incident.later_commits = report.commits - incident.later_commits;
+  }
   return report;
 }
 

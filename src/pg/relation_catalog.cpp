@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <memory>
 #include <set>
+#include <tuple>
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
@@ -159,36 +160,43 @@ const CatalogRelation* CatalogSnapshot::FindByOid(Oid db, Oid oid) const {
 }
 
 RelationCatalog RelationCatalog::Load(const std::filesystem::path& file) {
-  std::string text = core::ReadFile(file);
+  return Parse(core::ReadFile(file), fmt::format("'{}'", file.string()));
+}
+
+RelationCatalog RelationCatalog::Parse(const std::string& text, const std::string& where) {
   RelationCatalog catalog;
   try {
     auto j = nlohmann::json::parse(text);
     if (j.at("format").get<std::string>() != kFormat) {
       throw Error(ErrorCode::kCorrupt,
-                  fmt::format("'{}' is not a dbmedic relation catalog", file.string()));
+                  fmt::format("{} is not a dbmedic relation catalog", where));
     }
     int version = j.at("version").get<int>();
     if (version > kFormatVersion) {
       throw Error(ErrorCode::kUnsupported,
-                  fmt::format("relation catalog '{}' has format version {}; this dbmedic reads "
+                  fmt::format("relation catalog {} has format version {}; this dbmedic reads "
                               "version {}",
-                              file.string(), version, kFormatVersion),
+                              where, version, kFormatVersion),
                   "upgrade dbmedic");
     }
     for (const auto& s : j.at("snapshots")) catalog.Add(SnapshotFromJson(s));
   } catch (const nlohmann::json::exception& e) {
     throw Error(ErrorCode::kCorrupt,
-                fmt::format("relation catalog '{}' is not valid: {}", file.string(), e.what()),
-                "capture a new one with 'dbmedic catalog capture --out FILE'");
+                fmt::format("relation catalog {} is not valid: {}", where, e.what()),
+                "capture a new one with 'dbmedic catalog capture'");
   }
   return catalog;
 }
 
-void RelationCatalog::Save(const std::filesystem::path& file) const {
+std::string RelationCatalog::Serialize() const {
   nlohmann::json snaps = nlohmann::json::array();
   for (const auto& s : snapshots_) snaps.push_back(SnapshotToJson(s));
   nlohmann::json j = {{"format", kFormat}, {"version", kFormatVersion}, {"snapshots", snaps}};
-  core::AtomicWriteFile(file, j.dump() + "\n");
+  return j.dump() + "\n";
+}
+
+void RelationCatalog::Save(const std::filesystem::path& file) const {
+  core::AtomicWriteFile(file, Serialize());
 }
 
 void RelationCatalog::Add(CatalogSnapshot snapshot) {
@@ -203,6 +211,36 @@ void RelationCatalog::Add(CatalogSnapshot snapshot) {
   auto pos = std::upper_bound(snapshots_.begin(), snapshots_.end(), snapshot.lsn,
                               [](Lsn lsn, const CatalogSnapshot& s) { return lsn < s.lsn; });
   snapshots_.insert(pos, std::move(snapshot));
+}
+
+namespace {
+
+// What names a relation file: everything but the planner's row estimate.
+std::vector<std::tuple<Oid, Oid, Oid, Oid, std::string, std::string, char, Oid>> Layout(
+    const CatalogSnapshot& s) {
+  std::vector<std::tuple<Oid, Oid, Oid, Oid, std::string, std::string, char, Oid>> out;
+  out.reserve(s.relations.size());
+  for (const auto& r : s.relations) {
+    out.emplace_back(r.db, r.tablespace, r.relfilenode, r.oid, r.schema, r.name, r.kind, r.parent);
+  }
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+}  // namespace
+
+bool RelationCatalog::AddCompacting(CatalogSnapshot snapshot) {
+  const std::size_t n = snapshots_.size();
+  if (n >= 2 && snapshot.lsn >= snapshots_.back().lsn) {
+    auto layout = Layout(snapshot);
+    if (layout == Layout(snapshots_[n - 1]) && layout == Layout(snapshots_[n - 2])) {
+      snapshots_.pop_back();
+      Add(std::move(snapshot));
+      return false;
+    }
+  }
+  Add(std::move(snapshot));
+  return true;
 }
 
 const CatalogRelation* RelationCatalog::Find(const RelFileNode& rel, Lsn at) const {

@@ -67,12 +67,20 @@ class RelationCatalog {
   // Throws Error(kNotFound) for a missing file, Error(kCorrupt) naming the file for bad JSON
   // or an unknown format, Error(kUnsupported) for a newer format version.
   static RelationCatalog Load(const std::filesystem::path& file);
+  // The same from text already read (e.g. an object in a repository); `where` names it in
+  // messages ("'/path/catalog.json'", "repository object forensics/catalog.json").
+  static RelationCatalog Parse(const std::string& text, const std::string& where);
   // Atomic write (temp, fsync, rename).
   void Save(const std::filesystem::path& file) const;
+  std::string Serialize() const;
 
   // Adds a snapshot (kept in LSN order). Throws Error(kConflict) if it comes from another cluster
   // than the snapshots already there.
   void Add(CatalogSnapshot snapshot);
+  // Add() for periodic captures: when the newest two snapshots name every file exactly as the
+  // new one does, the newest is replaced instead of growing the list (the older one still
+  // answers "at or before", the new one "after"). Returns false when it replaced one.
+  bool AddCompacting(CatalogSnapshot snapshot);
   const std::vector<CatalogSnapshot>& snapshots() const { return snapshots_; }
   bool empty() const { return snapshots_.empty(); }
 
