@@ -12,8 +12,10 @@ void Setup(CLI::App& root, Context& ctx) {
   auto options = std::make_shared<demo::DemoOptions>();
   auto dir = std::make_shared<std::string>("/tmp/dbmedic-demo");
   auto* cmd = root.add_subcommand(
-      "demo", "The rescue story on a private sandbox: sample data, a full backup, verification, "
-              "the loss of the data directory, the restore, and proof that the data is back");
+      "demo", "The rescue story on a private sandbox: sample data, a full backup, an application "
+              "writing, an accidental DROP TABLE users at a random moment, dbmedic incidents "
+              "finding it in the WAL archive, the restore to just before it, and proof that "
+              "every row acknowledged before the drop is back");
   cmd->add_option("--dir", *dir, "Sandbox directory of the demo (recreated each run)")
       ->capture_default_str();
   cmd->add_option("--users", options->users, "Rows in the users table")->capture_default_str();
@@ -29,6 +31,12 @@ void Setup(CLI::App& root, Context& ctx) {
     auto r = demo::RunDemo(*options);
     if (ctx.json()) {
       PrintJson({{"data_matches", r.data_matches},
+                 {"incident_found", r.incident_found},
+                 {"incident_xid", r.incident_xid},
+                 {"users_restored", r.users_restored},
+                 {"users_missing", r.users_missing},
+                 {"orders_before_missing", r.orders_before_missing},
+                 {"orders_after_discarded", r.orders_after_discarded},
                  {"backup_label", r.backup_label},
                  {"backup_seconds", r.backup_seconds},
                  {"restore_seconds", r.restore_seconds},

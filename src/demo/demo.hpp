@@ -1,7 +1,8 @@
-// `dbmedic demo`: the story a new user runs first, on a sandbox of its own. It shows every
-// capability that exists, with real measurements: sample data, a full backup, verification, more
-// writes archived as WAL, the loss of the data directory, the restore with replay of the archive,
-// and proof that every committed row is back.
+// `dbmedic demo`: the story a new user runs first, on a sandbox of its own, with real
+// measurements: sample data, a full backup (with a catalog snapshot), verification, an
+// application writing users and orders, an accidental `DROP TABLE users CASCADE` at a random
+// moment, `incidents` finding that transaction in the WAL archive, the restore to just before it,
+// and proof that every user and order acknowledged before the drop is back.
 #pragma once
 
 #include <cstdint>
@@ -22,7 +23,14 @@ struct DemoOptions {
 };
 
 struct DemoResult {
+  // Every user and order acknowledged before the accident is in the rescued cluster.
   bool data_matches = false;
+  bool incident_found = false;     // incidents named the very transaction the accident ran
+  std::uint32_t incident_xid = 0;
+  std::uint64_t users_restored = 0;
+  std::uint64_t users_missing = 0;          // acknowledged users not back (goal: 0)
+  std::uint64_t orders_before_missing = 0;  // orders acknowledged before the drop, not back
+  std::uint64_t orders_after_discarded = 0; // orders committed after the drop (not replayed)
   double backup_seconds = 0;
   double restore_seconds = 0;   // files restored
   double rto_seconds = 0;       // restore + start until the cluster answers

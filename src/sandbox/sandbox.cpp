@@ -184,9 +184,18 @@ void Sandbox::Destroy() {
   fs::remove_all(dir_);
 }
 
-void Sandbox::PrepareRecoveryToEndOfArchive() const {
+void Sandbox::PrepareRecoveryToEndOfArchive() const { PrepareRecovery({}); }
+
+void Sandbox::PrepareRecoveryBeforeXid(std::uint32_t xid) const {
+  PrepareRecovery({{"recovery_target_xid", std::to_string(xid)},
+                   {"recovery_target_inclusive", "off"},
+                   {"recovery_target_action", "promote"}});
+}
+
+void Sandbox::PrepareRecovery(const std::map<std::string, std::string>& target) const {
   pg::LocalCluster cluster(SpecFor(dir_, ConfiguredPort()));
   auto settings = ServerSettings(dir_);
+  for (const auto& [key, value] : target) settings[key] = value;
   settings["restore_command"] = fmt::format("{} --config {} wal get %f %p",
                                             (dir_ / "bin" / "dbmedic").string(),
                                             config_file().string());

@@ -6,7 +6,9 @@
 // Layout of D:  dbmedic.toml  pgdata/  sock/  repo/  bin/dbmedic  pgdata.log  .dbmedic-sandbox
 #pragma once
 
+#include <cstdint>
 #include <filesystem>
+#include <map>
 #include <optional>
 #include <string>
 
@@ -51,6 +53,9 @@ class Sandbox {
   // the restored cluster loses nothing that reached the archive and never reuses WAL file names
   // already archived by its former life.
   void PrepareRecoveryToEndOfArchive() const;
+  // The same, stopping just before transaction `xid` commits (recovery_target_xid, exclusive),
+  // then promoting: "restore to just before the accident".
+  void PrepareRecoveryBeforeXid(std::uint32_t xid) const;
 
   fs::path config_file() const { return dir_ / "dbmedic.toml"; }
   fs::path data_dir() const { return dir_ / "pgdata"; }
@@ -61,6 +66,7 @@ class Sandbox {
   void WriteConfigFile(int port) const;
   int ConfiguredPort() const;
   void InitRepositoryOnce(const pg::LocalCluster& cluster) const;
+  void PrepareRecovery(const std::map<std::string, std::string>& target) const;
 
   fs::path dir_;
 };

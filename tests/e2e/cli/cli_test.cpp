@@ -135,7 +135,7 @@ TEST(SandboxTest, DestroyRefusesADirectoryThatIsNotASandbox) {
   EXPECT_TRUE(fs::exists(dir.path() / "precious.txt"));
 }
 
-TEST(DemoTest, RestoresIdenticalData) {
+TEST(DemoTest, FindsTheDropAndRestoresEveryRowAcknowledgedBeforeIt) {
   core::TempDir parent("demo-e2e");
   std::string dir = (parent.path() / "demo").string();
   auto r = RunDbmedic({"--output", "json", "demo", "--dir", dir, "--users", "2000", "--orders",
@@ -143,6 +143,10 @@ TEST(DemoTest, RestoresIdenticalData) {
   ASSERT_EQ(r.exit_code, 0) << r.err;
   auto j = nlohmann::json::parse(r.out);
   EXPECT_TRUE(j["data_matches"]);
+  EXPECT_TRUE(j["incident_found"]);
+  EXPECT_EQ(j["users_missing"].get<int>(), 0);
+  EXPECT_EQ(j["orders_before_missing"].get<int>(), 0);
+  EXPECT_GT(j["users_restored"].get<int>(), 2000) << "users written after the backup are back";
   EXPECT_GT(j["repository_bytes"].get<double>(), 0);
   EXPECT_GT(j["rto_seconds"].get<double>(), 0);
   EXPECT_FALSE(fs::exists(dir));
