@@ -6,6 +6,7 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include "cli/catalog_capture.hpp"
 #include "cli/command.hpp"
 #include "core/error.hpp"
 #include "repo/cluster.hpp"
@@ -55,6 +56,7 @@ void RunStream(Context& ctx, const WalArgs& args) {
   std::signal(SIGINT, OnStopSignal);
   std::signal(SIGTERM, OnStopSignal);
   wal::StreamReceiver receiver(archive, options);
+  const PeriodicCatalogCapture catalog_capture(config);  // names for `incidents`
   if (!ctx.json()) {
     fmt::print("streaming WAL into {} with slot '{}' (name it in synchronous_standby_names for "
                "RPO 0); stop with SIGINT/SIGTERM\n",
@@ -206,6 +208,7 @@ void Setup(CLI::App& root, Context& ctx) {
   stream->add_option("--slot", args->slot, "Physical replication slot (also application_name)")
       ->capture_default_str();
   AddRepositoryOptions(stream, ctx, true);
+  AddConfigOption(stream, ctx, "forensics.capture_interval");
   stream->callback([&ctx, args] { RunStream(ctx, *args); });
 
   auto* list = wal->add_subcommand("list", "Show what the WAL archive covers, per timeline.");

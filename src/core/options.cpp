@@ -85,7 +85,8 @@ constexpr OptionSpec kOptions[] = {
      {}, false, "--live-snapshot"},
     {"forensics.capture_interval", T::kDuration, "5m",
      "How often `wal stream` and the agent add a relation catalog snapshot to the repository "
-     "(every backup adds one too). 0 turns the periodic capture off."},
+     "(every backup adds one too). 0 turns the periodic capture off.", {}, false,
+     "--catalog-interval"},
     // END forensics options
 
     // BEGIN monitor options
