@@ -92,7 +92,7 @@ bool WalReader::LoadSegment(std::uint64_t segno) {
     return false;
   }
   loaded_ref_ = segments_[next_segment_index_++];
-  source_.Read(loaded_ref_, segment_);
+  segment_ = source_.Load(loaded_ref_);
   loaded_segno_ = segno;
   last_valid_page_.reset();
   ++segments_read_;

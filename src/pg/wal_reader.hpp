@@ -100,7 +100,7 @@ class WalReader {
 
   std::optional<std::uint64_t> loaded_segno_;
   WalSegmentRef loaded_ref_;
-  std::vector<std::byte> segment_;   // the loaded segment's bytes
+  std::span<const std::byte> segment_;  // the loaded segment's bytes (owned by the source)
   std::optional<Lsn> last_valid_page_;  // the page validated last (pages are read in order)
   std::vector<std::byte> assembly_;  // records that span pages
 

@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <map>
 #include <optional>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -33,8 +34,18 @@ class WalSource {
   // Fills `out` with the whole content of `ref` (resized to the bytes read). A short result is a
   // truncated segment, which the reader reports with its LSN. Throws Error(kIo/kNotFound).
   virtual void Read(const WalSegmentRef& ref, std::vector<std::byte>& out) = 0;
+  // The whole content of `ref` as a view that stays valid until the next Load() (or the
+  // source's destruction). The reader uses this; sources that can avoid a copy (a mapped file)
+  // override it. The default reads into a buffer the source keeps.
+  virtual std::span<const std::byte> Load(const WalSegmentRef& ref) {
+    Read(ref, load_buffer_);
+    return load_buffer_;
+  }
   // "directory /srv/wal", for messages.
   virtual std::string Describe() const = 0;
+
+ private:
+  std::vector<std::byte> load_buffer_;
 };
 
 // Parsed NNNNNNNN.history: for each ancestor timeline, the LSN where it ended (switchpoint).
@@ -63,12 +74,20 @@ class DirectoryWalSource final : public WalSource {
 
   std::uint64_t segment_size() const override { return segment_size_; }
   std::vector<WalSegmentRef> Segments() const override { return segments_; }
+  ~DirectoryWalSource() override;
   void Read(const WalSegmentRef& ref, std::vector<std::byte>& out) override;
+  // Maps the file read-only (no copy out of the page cache; the scan is bound by CRC and
+  // parsing, not by memcpy).
+  std::span<const std::byte> Load(const WalSegmentRef& ref) override;
   std::string Describe() const override;
   TimelineId timeline() const { return timeline_; }
 
  private:
+  void Unmap();
+
   std::filesystem::path dir_;
+  void* mapped_ = nullptr;
+  std::size_t mapped_size_ = 0;
   std::uint64_t segment_size_ = kDefaultWalSegmentSize;
   TimelineId timeline_ = 0;
   std::vector<WalSegmentRef> segments_;

@@ -101,6 +101,11 @@ void ArchiveWalSource::StartPrefetch(std::size_t index) {
 }
 
 void ArchiveWalSource::Read(const pg::WalSegmentRef& ref, std::vector<std::byte>& out) {
+  std::span<const std::byte> bytes = Load(ref);
+  out.assign(bytes.begin(), bytes.end());
+}
+
+std::span<const std::byte> ArchiveWalSource::Load(const pg::WalSegmentRef& ref) {
   auto pos = std::find_if(segments_.begin(), segments_.end(),
                           [&](const pg::WalSegmentRef& s) { return s.name == ref.name; });
   const std::size_t index = static_cast<std::size_t>(pos - segments_.begin());
@@ -119,8 +124,8 @@ void ArchiveWalSource::Read(const pg::WalSegmentRef& ref, std::vector<std::byte>
   }
   if (content.empty()) content = Fetch(ref.name);
   StartPrefetch(index + 1);
-  out.resize(content.size());
-  std::memcpy(out.data(), content.data(), content.size());
+  current_ = std::move(content);
+  return std::as_bytes(std::span<const char>(current_.data(), current_.size()));
 }
 
 std::string ArchiveWalSource::Describe() const {

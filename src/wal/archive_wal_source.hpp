@@ -12,6 +12,7 @@
 #include <future>
 #include <map>
 #include <optional>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -31,6 +32,7 @@ class ArchiveWalSource final : public pg::WalSource {
   std::uint64_t segment_size() const override { return segment_size_; }
   std::vector<pg::WalSegmentRef> Segments() const override { return segments_; }
   void Read(const pg::WalSegmentRef& ref, std::vector<std::byte>& out) override;
+  std::span<const std::byte> Load(const pg::WalSegmentRef& ref) override;
   std::string Describe() const override;
   pg::TimelineId timeline() const { return timeline_; }
 
@@ -45,6 +47,7 @@ class ArchiveWalSource final : public pg::WalSource {
   std::map<std::string, ArchivedFile> files_;  // by PostgreSQL file name (with .partial)
   std::optional<std::size_t> prefetch_index_;
   std::future<std::string> prefetch_;
+  std::string current_;  // the segment Load() returned last
 };
 
 }  // namespace dbmedic::wal
