@@ -1,7 +1,5 @@
 #include "pg/wal_source.hpp"
 
-#include <sys/mman.h>
-#include <sys/stat.h>
 
 #include <fcntl.h>
 #include <unistd.h>
@@ -166,34 +164,6 @@ void DirectoryWalSource::Read(const WalSegmentRef& ref, std::vector<std::byte>& 
   out.resize(segment_size_);
   std::size_t n = ReadFully(fd.get(), out.data(), out.size(), path);
   out.resize(n);
-}
-
-DirectoryWalSource::~DirectoryWalSource() { Unmap(); }
-
-void DirectoryWalSource::Unmap() {
-  if (mapped_ != nullptr) ::munmap(mapped_, mapped_size_);
-  mapped_ = nullptr;
-  mapped_size_ = 0;
-}
-
-std::span<const std::byte> DirectoryWalSource::Load(const WalSegmentRef& ref) {
-  Unmap();
-  fs::path path = dir_ / ref.name;
-  Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
-  if (fd.get() < 0) throw SystemError(errno, "open WAL segment", path.string());
-  struct stat st {};
-  if (::fstat(fd.get(), &st) != 0) throw SystemError(errno, "stat WAL segment", path.string());
-  // Never more than a segment: a larger file is read as its first segment_size_ bytes, as
-  // Read() does.
-  const std::size_t size = std::min<std::size_t>(static_cast<std::size_t>(st.st_size),
-                                                 segment_size_);
-  if (size == 0) return {};
-  void* p = ::mmap(nullptr, size, PROT_READ, MAP_PRIVATE | MAP_POPULATE, fd.get(), 0);
-  if (p == MAP_FAILED) throw SystemError(errno, "map WAL segment", path.string());
-  ::madvise(p, size, MADV_SEQUENTIAL);
-  mapped_ = p;
-  mapped_size_ = size;
-  return {static_cast<const std::byte*>(p), size};
 }
 
 std::string DirectoryWalSource::Describe() const {
