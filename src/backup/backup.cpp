@@ -17,6 +17,7 @@
 #include "pg/connection.hpp"
 #include "pg/lsn.hpp"
 #include "repo/cluster.hpp"
+#include "repo/lock.hpp"
 #include "repo/parallel.hpp"
 
 namespace dbmedic::backup {
@@ -235,6 +236,9 @@ BackupResult RunBackup(const core::Config& config, const BackupOptions& options)
 BackupResult RunBackup(const core::Config& config, repo::Repository& repository,
                        const BackupOptions& options) {
   const auto began = Clock::now();
+  // Held until the manifest is saved: a second backup fails fast instead of removing this one's
+  // files as "interrupted" (RemoveIncomplete) or racing it for a label.
+  const repo::RepositoryLock lock = repo::LockRepository(repository, "backup");
   pg::Connection conn = repo::ConnectCluster(config);
   const repo::ClusterIdentity id = repo::ReadClusterIdentity(conn);
   repository.CheckCluster(id.system_identifier);

@@ -36,7 +36,7 @@ struct BackupResult {
 };
 
 // Uses repository.path / cluster.* / backup.jobs / backup.chunk_size / repository.compression*.
-// Throws Error: kPostgres (cluster not reachable, query failed), kRepository (another cluster's
+// Throws Error: kConflict (another backup holds the repository lock, naming it), kPostgres (cluster not reachable, query failed), kRepository (another cluster's
 // repository), kCorrupt (a page whose checksum fails and that predates the backup start, naming
 // file and block), kIo / kDiskFull (naming the file).
 BackupResult RunBackup(const core::Config& config, const BackupOptions& options = {});

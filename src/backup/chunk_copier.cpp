@@ -44,11 +44,14 @@ void ValidatePages(std::string& data, std::uint64_t offset, const SourceFile& so
   }
 }
 
-std::string ReadChunk(const SourceFile& source, const repo::ChunkEntry& chunk,
-                      const CopySettings& settings, const std::string& rel_path, bool& vanished) {
+// Reads the chunk into `data` (a per-thread buffer reused across chunks).
+void ReadChunk(const SourceFile& source, const repo::ChunkEntry& chunk,
+               const CopySettings& settings, const std::string& rel_path, bool& vanished,
+               std::string& data) {
   if (source.content) {
-    return source.content->substr(static_cast<std::size_t>(chunk.offset),
+    data = source.content->substr(static_cast<std::size_t>(chunk.offset),
                                   static_cast<std::size_t>(chunk.size));
+    return;
   }
   storage::Fd fd;
   try {
@@ -56,19 +59,18 @@ std::string ReadChunk(const SourceFile& source, const repo::ChunkEntry& chunk,
   } catch (const Error& e) {
     if (e.code() == ErrorCode::kNotFound) {
       vanished = true;  // dropped while we copied: WAL replay removes it anyway
-      return {};
+      data.clear();
+      return;
     }
     throw Error(e.code(), fmt::format("unable to back up '{}': {}", rel_path, e.what()),
                 "make every file of the data directory readable by the user running dbmedic "
                 "(run it as root or as the cluster's OS user)");
   }
-  std::string data;
   storage::PreadUpTo(fd.get(), data, static_cast<std::size_t>(chunk.size), chunk.offset,
                      source.path.string());
   if (source.validate_pages) {
     ValidatePages(data, chunk.offset, source, fd.get(), rel_path, settings.start_lsn);
   }
-  return data;
 }
 
 }  // namespace
@@ -77,15 +79,18 @@ std::uint64_t CopyChunk(storage::Storage& storage, const CopySettings& settings,
                         const SourceFile& source, repo::FileEntry& file, std::size_t index,
                         std::atomic<bool>& vanished) {
   repo::ChunkEntry& chunk = file.chunks[index];
+  // Per-thread buffers: a backup reads and compresses thousands of chunks of up to chunk_size.
+  thread_local std::string raw;
+  thread_local std::string compressed;
   bool gone = false;
-  const std::string raw = ReadChunk(source, chunk, settings, file.path, gone);
+  ReadChunk(source, chunk, settings, file.path, gone, raw);
   if (gone) {
     vanished.store(true);
     return 0;
   }
   chunk.size = raw.size();  // shorter when the file shrank since the plan; replay fixes it
   chunk.sha256 = repo::Sha256Hex(raw);
-  const std::string stored = repo::Compress(settings.codec, raw);
+  const std::string_view stored = repo::CompressInto(settings.codec, raw, compressed);
   chunk.stored_size = stored.size();
   auto out = storage.OpenWrite(
       repo::ChunkObjectPath(settings.label, file, index, settings.codec.compression),

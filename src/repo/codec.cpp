@@ -94,6 +94,23 @@ std::string Compress(const CodecSettings& settings, std::string_view raw) {
   return std::string(raw);
 }
 
+std::string_view CompressInto(const CodecSettings& settings, std::string_view raw,
+                              std::string& buffer) {
+  if (settings.compression == Compression::kNone) return raw;
+  if (settings.compression == Compression::kLz4) {
+    buffer = CompressLz4(raw);
+    return buffer;
+  }
+  const std::size_t bound = ZSTD_compressBound(raw.size());
+  if (buffer.size() < bound) buffer.resize(bound);
+  const size_t n = ZSTD_compressCCtx(ThreadCctx(), buffer.data(), buffer.size(), raw.data(),
+                                     raw.size(), settings.level);
+  if (ZSTD_isError(n)) {
+    throw Error(ErrorCode::kInternal, fmt::format("zstd compression failed: {}", ZSTD_getErrorName(n)));
+  }
+  return std::string_view(buffer.data(), n);
+}
+
 std::string Decompress(Compression compression, std::string_view stored, std::uint64_t raw_size,
                        std::string_view what) {
   if (compression == Compression::kNone) {

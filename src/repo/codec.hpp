@@ -24,6 +24,11 @@ struct CodecSettings {
 
 // Compresses one independent block (a chunk or a whole small file). Thread-safe.
 std::string Compress(const CodecSettings& settings, std::string_view raw);
+// Same, into `buffer` (grown as needed, never shrunk, so a worker reuses one buffer for every
+// chunk instead of allocating and zero-filling megabytes each time). Returns the compressed
+// bytes, a view into `buffer`.
+std::string_view CompressInto(const CodecSettings& settings, std::string_view raw,
+                              std::string& buffer);
 // Inverse of Compress. `raw_size` is the size recorded in the manifest. Throws Error(kCorrupt)
 // naming `what` if the data does not decode to exactly raw_size bytes.
 std::string Decompress(Compression compression, std::string_view stored, std::uint64_t raw_size,

@@ -33,6 +33,9 @@ class FaultStorage : public Storage {
   void Sync(std::string_view dir) override { inner_.Sync(dir); }
   void Remove(std::string_view path) override { inner_.Remove(path); }
   void RemoveTree(std::string_view dir) override { inner_.RemoveTree(dir); }
+  std::unique_ptr<ObjectLock> TryLock(std::string_view path, std::string_view holder) override {
+    return inner_.TryLock(path, holder);
+  }
   std::string Describe(std::string_view path) const override { return inner_.Describe(path); }
 
   std::uint64_t writes() const { return writes_.load(); }

@@ -92,6 +92,35 @@ void MemoryStorage::RemoveTree(std::string_view dir_in) {
   std::erase_if(objects_, [&](const auto& entry) { return IsBelow(entry.first, dir); });
 }
 
+namespace {
+
+class MemoryLock : public ObjectLock {
+ public:
+  MemoryLock(std::mutex& mu, std::set<std::string, std::less<>>& locks, std::string path)
+      : mu_(mu), locks_(locks), path_(std::move(path)) {}
+  ~MemoryLock() noexcept override {
+    std::lock_guard lock(mu_);
+    locks_.erase(path_);
+  }
+
+ private:
+  std::mutex& mu_;
+  std::set<std::string, std::less<>>& locks_;  // guarded by mu_
+  std::string path_;
+};
+
+}  // namespace
+
+std::unique_ptr<ObjectLock> MemoryStorage::TryLock(std::string_view path, std::string_view holder) {
+  {
+    std::lock_guard lock(mu_);
+    if (!locks_.emplace(path).second) return nullptr;
+  }
+  auto lock = std::make_unique<MemoryLock>(mu_, locks_, std::string(path));
+  WriteAtomic(path, holder);
+  return lock;
+}
+
 std::string MemoryStorage::Describe(std::string_view path) const {
   return fmt::format("memory:{}", path);
 }

@@ -4,6 +4,7 @@
 
 #include <map>
 #include <mutex>
+#include <set>
 
 #include "storage/storage.hpp"
 
@@ -20,6 +21,8 @@ class MemoryStorage : public Storage {
   void Remove(std::string_view path) override;
   void RemoveTree(std::string_view dir) override;
   std::string Describe(std::string_view path) const override;
+  // Excludes other holders of this MemoryStorage only; the storage must outlive its locks.
+  std::unique_ptr<ObjectLock> TryLock(std::string_view path, std::string_view holder) override;
 
   // Test helpers: replace an object's bytes directly (to simulate corruption).
   void Put(std::string_view path, std::string data);
@@ -28,6 +31,7 @@ class MemoryStorage : public Storage {
  private:
   mutable std::mutex mu_;
   std::map<std::string, std::string, std::less<>> objects_;  // guarded by mu_
+  std::set<std::string, std::less<>> locks_;                  // guarded by mu_
 };
 
 }  // namespace dbmedic::storage

@@ -1,6 +1,7 @@
 #include "storage/posix_storage.hpp"
 
 #include <fcntl.h>
+#include <sys/file.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -44,7 +45,8 @@ class PosixWriteStream : public WriteStream {
   ~PosixWriteStream() noexcept override {
     if (!committed_) ::unlink(temp_.c_str());
   }
-  void Write(std::string_view data) override { WriteAll(fd_.get(), data, temp_.string()); }
+  // Errors name the object being written, not its temporary file.
+  void Write(std::string_view data) override { WriteAll(fd_.get(), data, target_.string()); }
   void Commit() override {
     const bool now = durability_ == Durability::kImmediate;
     if (now && ::fsync(fd_.get()) != 0) throw SystemError(errno, "fsync", temp_.string());
@@ -62,6 +64,22 @@ class PosixWriteStream : public WriteStream {
   Fd fd_;
   Durability durability_;
   bool committed_ = false;
+};
+
+// Holds flock(LOCK_EX) on the open lock file. The holder text is cleared before the lock is
+// released, so a process that loses the race to a newer holder never reads a stale holder.
+class PosixLock : public ObjectLock {
+ public:
+  explicit PosixLock(Fd fd) : fd_(std::move(fd)) {}
+  ~PosixLock() noexcept override {
+    if (::ftruncate(fd_.get(), 0) != 0) {
+      // Nothing to do: the next holder overwrites the text anyway.
+    }
+    ::flock(fd_.get(), LOCK_UN);
+  }
+
+ private:
+  Fd fd_;
 };
 
 void MakeParents(const fs::path& dir) {
@@ -150,6 +168,20 @@ void PosixStorage::Sync(std::string_view dir) {
   const fs::path full = Resolve(dir);
   Fd fd = Fd::Open(full.string(), O_RDONLY | O_DIRECTORY);
   if (::syncfs(fd.get()) != 0) throw SystemError(errno, "sync", full.string());
+}
+
+std::unique_ptr<ObjectLock> PosixStorage::TryLock(std::string_view path,
+                                                  std::string_view holder) {
+  const fs::path full = Resolve(path);
+  MakeParents(full.parent_path());
+  Fd fd = Fd::Open(full.string(), O_RDWR | O_CREAT, 0640);
+  while (::flock(fd.get(), LOCK_EX | LOCK_NB) != 0) {
+    if (errno == EWOULDBLOCK) return nullptr;
+    if (errno != EINTR) throw SystemError(errno, "lock", full.string());
+  }
+  if (::ftruncate(fd.get(), 0) != 0) throw SystemError(errno, "truncate", full.string());
+  PwriteAll(fd.get(), holder, 0, full.string());
+  return std::make_unique<PosixLock>(std::move(fd));
 }
 
 std::string PosixStorage::Describe(std::string_view path) const { return Resolve(path).string(); }

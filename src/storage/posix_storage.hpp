@@ -23,6 +23,8 @@ class PosixStorage : public Storage {
   void Sync(std::string_view dir) override;
   void Remove(std::string_view path) override;
   void RemoveTree(std::string_view dir) override;
+  // flock(2) on the lock file: released on close, also when the process is killed.
+  std::unique_ptr<ObjectLock> TryLock(std::string_view path, std::string_view holder) override;
   std::string Describe(std::string_view path) const override;
 
   const std::filesystem::path& root() const { return root_; }

@@ -1,5 +1,8 @@
 #include "storage/storage.hpp"
 
+#include <mutex>
+#include <set>
+
 #include <fmt/format.h>
 
 #include "core/config.hpp"
@@ -20,6 +23,38 @@ std::string Storage::ReadAll(std::string_view path) const {
   char buffer[64 * 1024];
   while (std::size_t n = in->Read(buffer, sizeof(buffer))) data.append(buffer, n);
   return data;
+}
+
+namespace {
+
+// Locks taken through the default TryLock, keyed by Describe(path): process-wide, because two
+// Storage objects may name the same repository (same Describe text).
+std::mutex held_mu;
+std::set<std::string, std::less<>> held;  // guarded by held_mu
+
+class InProcessLock : public ObjectLock {
+ public:
+  explicit InProcessLock(std::string key) : key_(std::move(key)) {}
+  ~InProcessLock() noexcept override {
+    std::lock_guard lock(held_mu);
+    held.erase(key_);
+  }
+
+ private:
+  std::string key_;
+};
+
+}  // namespace
+
+std::unique_ptr<ObjectLock> Storage::TryLock(std::string_view path, std::string_view holder) {
+  std::string key = Describe(path);
+  {
+    std::lock_guard lock(held_mu);
+    if (!held.insert(key).second) return nullptr;
+  }
+  auto lock = std::make_unique<InProcessLock>(std::move(key));
+  WriteAtomic(path, holder);
+  return lock;
 }
 
 std::unique_ptr<Storage> OpenStorage(const core::Config& config) {

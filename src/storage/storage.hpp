@@ -38,6 +38,14 @@ class ReadStream {
   virtual std::size_t Read(char* buffer, std::size_t size) = 0;
 };
 
+// An exclusive advisory lock on one object (see Storage::TryLock). Held while it lives; the
+// POSIX back end's lock is also released by the kernel when the holding process dies, so a
+// SIGKILLed holder never blocks the next one.
+class ObjectLock {
+ public:
+  virtual ~ObjectLock() = default;
+};
+
 // Writer of one object. Nothing is visible under the object's path until Commit() returns; a
 // stream destroyed without Commit() leaves no trace (its temporary data is discarded).
 class WriteStream {
@@ -67,6 +75,11 @@ class Storage {
   virtual void Remove(std::string_view path) = 0;
   // Removes every object below `dir`; a missing directory is not an error.
   virtual void RemoveTree(std::string_view dir) = 0;
+  // Takes the exclusive lock named `path` without waiting and stores `holder` (a short text
+  // saying who holds it) in that object. Returns nullptr when someone else holds the lock: the
+  // object then holds their `holder` text (empty while they are taking it). The default
+  // implementation only excludes holders within this process; back ends override it.
+  virtual std::unique_ptr<ObjectLock> TryLock(std::string_view path, std::string_view holder);
   // A human description of where `path` lives, for messages ("/backup/repo/backup/L/...").
   virtual std::string Describe(std::string_view path) const = 0;
 

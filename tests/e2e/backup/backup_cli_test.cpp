@@ -14,6 +14,7 @@
 #include <fstream>
 #include <thread>
 
+#include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
 #include "core/error.hpp"
@@ -168,6 +169,7 @@ TEST_F(BackupCli, BackupKilledMidwayIsNotListedAndTheNextSucceeds) {
   ASSERT_EQ(before["incomplete"].size(), 1u) << before.dump();
   const std::string killed = before["incomplete"][0];
 
+  // The killed backup held the repository lock: the kernel released it with the process.
   std::vector<std::string> again{"--output", "json", "backup"};
   again.insert(again.end(), flags.begin(), flags.end());
   const core::ProcessResult next = RunDbmedic(again);
@@ -178,6 +180,65 @@ TEST_F(BackupCli, BackupKilledMidwayIsNotListedAndTheNextSucceeds) {
   EXPECT_NE(after["backups"][0]["label"], killed);
   EXPECT_TRUE(after["incomplete"].empty());
   EXPECT_EQ(cluster_->Scalar("SELECT count(*) FROM pg_replication_slots"), "0");
+}
+
+// A second backup while one runs: it exits at once with kConflict (11) naming the running one.
+TEST_F(BackupCli, SecondBackupWhileOneRunsExitsWithConflictNamingIt) {
+  const fs::path repo = cluster_->MakeOwnedDir("race-repo");
+  std::vector<std::string> flags = Flags();
+  flags[1] = repo.string();
+  std::vector<std::string> init{"repo", "init"};
+  init.insert(init.end(), flags.begin(), flags.end());
+  ASSERT_EQ(RunDbmedic(init).exit_code, 0);
+  std::vector<std::string> slow{"backup", "--repository-compression-level", "19",
+                                "--backup-chunk-size", "256KiB", "--jobs", "1"};
+  slow.insert(slow.end(), flags.begin(), flags.end());
+  const pid_t pid = Spawn(slow);
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  while (CountChunkObjects(repo) < 1 && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+
+  std::vector<std::string> second{"backup"};
+  second.insert(second.end(), flags.begin(), flags.end());
+  const core::ProcessResult r = RunDbmedic(second);
+  ::kill(pid, SIGKILL);
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  EXPECT_EQ(r.exit_code, 11) << r.err;
+  EXPECT_NE(r.err.find("repository '" + repo.string() + "' is locked by 'dbmedic backup' (pid " +
+                       std::to_string(pid) + " on host "),
+            std::string::npos)
+      << r.err;
+  ASSERT_TRUE(WIFSIGNALED(status)) << "the first backup ended before the second one ran";
+}
+
+// On a terminal (script(1) gives the command a pseudo-terminal) backup and restore show progress.
+TEST_F(BackupCli, BackupAndRestoreShowProgressOnATerminal) {
+  const std::string repo = repo_dir_.string();
+  const std::string backup = fmt::format("{} backup --repo {} --pg-host {} --pg-port {} --pg-user postgres",
+                                         DbmedicBinary().string(), repo,
+                                         cluster_->socket_dir().string(), cluster_->port());
+  const core::ProcessResult b = core::RunProcess({"script", "-qefc", backup, "/dev/null"});
+  ASSERT_EQ(b.exit_code, 0) << b.out;
+  EXPECT_NE(b.out.find("\rbackup "), std::string::npos) << b.out;
+  EXPECT_NE(b.out.find("(100%)"), std::string::npos) << b.out;
+
+  const fs::path target = cluster_->root() / "progress-restore";
+  const std::string restore = fmt::format("{} restore --repo {} --target-dir {}",
+                                          DbmedicBinary().string(), repo, target.string());
+  const core::ProcessResult r = core::RunProcess({"script", "-qefc", restore, "/dev/null"});
+  ASSERT_EQ(r.exit_code, 0) << r.out;
+  EXPECT_NE(r.out.find("\rrestore "), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("(100%)"), std::string::npos) << r.out;
+}
+
+// Without a terminal (a pipe, as in scripts) there is no progress line, only the result.
+TEST_F(BackupCli, NoProgressWhenOutputIsNotATerminal) {
+  const core::ProcessResult b = Run({"backup"});
+  ASSERT_EQ(b.exit_code, 0) << b.err;
+  EXPECT_EQ(b.err.find('\r'), std::string::npos) << b.err;
+  EXPECT_NE(b.out.find("done: "), std::string::npos) << b.out;
 }
 
 TEST_F(BackupCli, UnreadableFileInTheDataDirectoryFailsNamingIt) {

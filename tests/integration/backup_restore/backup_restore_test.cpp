@@ -60,20 +60,6 @@ const repo::FileEntry* FindFile(const repo::Manifest& m, std::string_view path) 
   return nullptr;
 }
 
-// Starts a restored data directory on its own port and socket (its postgresql.conf still names
-// the original's) and returns the running cluster.
-std::unique_ptr<pg::LocalCluster> StartRestored(const fs::path& data_dir, const fs::path& root) {
-  pg::ClusterSpec spec;
-  spec.data_dir = data_dir;
-  spec.socket_dir = root / (data_dir.filename().string() + "-sock");
-  core::MakeDirs(spec.socket_dir, 0755);
-  auto cluster = std::make_unique<pg::LocalCluster>(spec);
-  cluster->GiveToOsUser(spec.socket_dir);
-  cluster->WriteSettings({{"fsync", "off"}, {"shared_buffers", "32MB"}});
-  cluster->Start();
-  return cluster;
-}
-
 TEST_F(BackupRestore, ManifestDescribesTheBackup) {
   EXPECT_EQ(first_.type, "full");
   EXPECT_TRUE(first_.data_checksums);

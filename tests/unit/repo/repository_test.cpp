@@ -5,7 +5,10 @@
 #include <memory>
 
 #include "core/error.hpp"
+#include <unistd.h>
+
 #include "repo/chunk_reader.hpp"
+#include "repo/lock.hpp"
 #include "repo/manifest.hpp"
 #include "repo/metadata.hpp"
 #include "repo/parallel.hpp"
@@ -115,6 +118,36 @@ TEST(Manifest, ChunkObjectNames) {
   EXPECT_EQ(ChunkObjectPath("L", m.files[0], 1, Compression::kZstd), "backup/L/data/base/1/1259.part1.zst");
   m.files[0].chunks.resize(1);
   EXPECT_EQ(ChunkObjectPath("L", m.files[0], 0, Compression::kNone), "backup/L/data/base/1/1259");
+}
+
+TEST(RepositoryLock, SecondHolderIsAConflictNamingTheFirst) {
+  const Repository repo = Repository::Init(std::make_unique<MemoryStorage>(), Info());
+  const RepositoryLock held = LockRepository(repo, "expire");
+  const Error e = Catch([&] { LockRepository(repo, "backup"); });
+  EXPECT_EQ(e.code(), ErrorCode::kConflict);
+  EXPECT_TRUE(Contains(e, "repository 'memory:' is locked by 'dbmedic expire' (pid " +
+                              std::to_string(::getpid()) + " on host "))
+      << e.what();
+  EXPECT_TRUE(Contains(e, " UTC)")) << e.what();
+  EXPECT_TRUE(e.hint().find("run 'dbmedic backup' again") != std::string::npos) << e.hint();
+}
+
+TEST(RepositoryLock, ReleasedLockCanBeTakenAgain) {
+  const Repository repo = Repository::Init(std::make_unique<MemoryStorage>(), Info());
+  { const RepositoryLock first = LockRepository(repo, "backup"); }
+  const RepositoryLock second = LockRepository(repo, "backup");
+  EXPECT_EQ(HolderFromText(repo.storage().ReadAll(std::string(kLockPath))).command, "backup");
+}
+
+TEST(RepositoryLock, HolderTextRoundTripsAndGarbageGivesNoPid) {
+  const LockHolder h{42, "db1", "backup", "2026-11-29 15:04:05 UTC"};
+  const LockHolder back = HolderFromText(HolderToText(h));
+  EXPECT_EQ(back.pid, 42);
+  EXPECT_EQ(back.host, "db1");
+  EXPECT_EQ(back.command, "backup");
+  EXPECT_EQ(back.since, "2026-11-29 15:04:05 UTC");
+  EXPECT_EQ(HolderFromText("").pid, 0);
+  EXPECT_EQ(HolderFromText("not json").pid, 0);
 }
 
 TEST(Repository, InitThenOpenReadsTheSameInfo) {

@@ -1,6 +1,9 @@
 // Storage back ends: the contract every back end keeps (visible only after Commit, discarded
 // otherwise, listing with sizes, removal), run against POSIX and in-memory; then fault injection.
 #include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <filesystem>
 #include <memory>
@@ -120,6 +123,24 @@ TEST_P(StorageContract, StreamsCarryLargeObjects) {
   EXPECT_EQ(storage_->ReadAll("big"), big);
 }
 
+TEST_P(StorageContract, LockIsExclusiveUntilReleased) {
+  auto first = storage_->TryLock("repo.lock", "first holder");
+  ASSERT_NE(first, nullptr);
+  EXPECT_EQ(storage_->TryLock("repo.lock", "second holder"), nullptr);
+  EXPECT_EQ(storage_->ReadAll("repo.lock"), "first holder");
+  first.reset();
+  auto second = storage_->TryLock("repo.lock", "second holder");
+  ASSERT_NE(second, nullptr);
+  EXPECT_EQ(storage_->ReadAll("repo.lock"), "second holder");
+}
+
+TEST_P(StorageContract, LocksOfDifferentObjectsAreIndependent) {
+  auto a = storage_->TryLock("a.lock", "a");
+  auto b = storage_->TryLock("b.lock", "b");
+  EXPECT_NE(a, nullptr);
+  EXPECT_NE(b, nullptr);
+}
+
 INSTANTIATE_TEST_SUITE_P(Backends, StorageContract, ::testing::Values("posix", "memory"));
 
 TEST(PosixStorage, MissingRootIsNotFound) {
@@ -130,6 +151,35 @@ TEST(PosixStorage, MissingRootIsNotFound) {
     EXPECT_EQ(e.code(), ErrorCode::kNotFound);
     EXPECT_NE(std::string(e.what()).find("/nonexistent/dbmedic-repo"), std::string::npos);
   }
+}
+
+// A child process takes the lock and is SIGKILLed: the kernel releases its flock, so the lock
+// never blocks the next holder.
+TEST(PosixStorage, LockOfAKilledProcessIsReleased) {
+  core::TempDir dir("storage-lock");
+  int ready[2];
+  ASSERT_EQ(::pipe(ready), 0);
+  const pid_t child = ::fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    PosixStorage storage(dir.path());
+    auto lock = storage.TryLock("repo.lock", "child");
+    const char ok = lock ? '1' : '0';
+    if (::write(ready[1], &ok, 1) != 1) ::_exit(2);
+    for (;;) ::pause();
+  }
+  ::close(ready[1]);
+  char ok = 0;
+  ASSERT_EQ(::read(ready[0], &ok, 1), 1);
+  ::close(ready[0]);
+  ASSERT_EQ(ok, '1');
+  PosixStorage storage(dir.path());
+  EXPECT_EQ(storage.TryLock("repo.lock", "parent"), nullptr);
+  EXPECT_EQ(storage.ReadAll("repo.lock"), "child");
+  ::kill(child, SIGKILL);
+  int status = 0;
+  ::waitpid(child, &status, 0);
+  EXPECT_NE(storage.TryLock("repo.lock", "parent"), nullptr);
 }
 
 TEST(PosixStorage, PathsClimbingOutOfTheRootAreRefused) {
