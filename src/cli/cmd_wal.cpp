@@ -1,6 +1,8 @@
 // `dbmedic wal push %p` (archive_command), `dbmedic wal get %f %p` (restore_command) and
 // `dbmedic wal list` (what the archive covers).
+#include <algorithm>
 #include <atomic>
+#include <thread>
 #include <filesystem>
 
 #include <fmt/format.h>
@@ -72,7 +74,8 @@ void StartPrefetch(Context& ctx, const std::string& name, const std::string& des
   if (count <= 0) return;
   const std::filesystem::path spool = wal::SpoolFor(dest);
   const std::vector<std::string> names = wal::SegmentsToPrefetch(spool, name, count);
-  if (names.empty()) return;
+  // Each launch is a fork and an exec competing with replay for the CPU: skip it while one runs.
+  if (names.empty() || wal::PrefetcherRunning(spool)) return;
   std::vector<std::string> argv = {std::filesystem::read_symlink("/proc/self/exe").string()};
   if (ctx.config_path) argv.insert(argv.end(), {"--config", *ctx.config_path});
   argv.insert(argv.end(), {"wal", "prefetch", "--repo",
@@ -85,7 +88,10 @@ void StartPrefetch(Context& ctx, const std::string& name, const std::string& des
 void RunPrefetch(Context& ctx, const WalArgs& args) {
   const repo::Repository repository = repo::OpenRepository(ctx.config());
   const wal::WalArchive archive(repository, repository.info().codec);
-  wal::RunPrefetch(archive, args.spool, args.names, static_cast<int>(args.names.size()));
+  // One fetch per core: more threads only compete with the replay they are meant to feed.
+  const int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  wal::RunPrefetch(archive, args.spool, args.names,
+                   std::min(cores, static_cast<int>(args.names.size())));
 }
 
 // Synchronous push: compressed, checksummed, fsynced in the repository before exit 0.

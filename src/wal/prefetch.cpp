@@ -65,6 +65,13 @@ std::vector<std::string> SegmentsToPrefetch(const fs::path& spool, const std::st
   return out;
 }
 
+bool PrefetcherRunning(const fs::path& spool) {
+  std::error_code ec;
+  if (!fs::is_directory(spool, ec)) return false;
+  SpoolLock lock(spool);
+  return !lock.TryLock();
+}
+
 void NoteServed(const fs::path& spool) {
   const int fd = ::open((spool / "served").c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
   if (fd < 0) return;  // only a statistic

@@ -29,6 +29,10 @@ bool TakeFromSpool(const std::filesystem::path& spool, const std::string& name,
 std::vector<std::string> SegmentsToPrefetch(const std::filesystem::path& spool,
                                             const std::string& name, int count);
 
+// Whether a prefetcher holds the spool's lock now (then starting another one is wasted work:
+// it would find the lock held and exit).
+bool PrefetcherRunning(const std::filesystem::path& spool);
+
 // Counts one segment served from the spool (a byte appended to <spool>/served), for the report
 // of EndPrefetch.
 void NoteServed(const std::filesystem::path& spool);

@@ -13,6 +13,7 @@
 #include "core/error.hpp"
 #include "core/fs.hpp"
 #include "repo/parallel.hpp"
+#include "wal/segment_io.hpp"
 
 namespace dbmedic::wal {
 namespace {
@@ -182,7 +183,8 @@ OfferOutcome PushSpool::Offer(const fs::path& file) {
   if (ec) throw SystemError(ec.value(), "read the size of", file.string());
   const bool requeue = Exists(dir_ / kQueue / name);
   if (!requeue && QueuedBytes() + size > max_bytes_) return OfferOutcome::kFull;
-  core::AtomicWriteFile(dir_ / kQueue / name, core::ReadFile(file), 0600);
+  const MappedFile mapped(file);
+  core::AtomicWriteFile(dir_ / kQueue / name, mapped.content(), 0600);
   return OfferOutcome::kQueued;
 }
 
