@@ -265,7 +265,9 @@ void Setup(CLI::App& root, Context& ctx) {
       "push",
       "Store one WAL file in the repository (archive_command = 'dbmedic wal push --repo R %p'). "
       "Compressed, checksummed and fsynced before exit 0; the same file twice is fine; a "
-      "different file under an archived name is refused (exit 11), so PostgreSQL keeps it.");
+      "different file under an archived name is refused (exit 11), so PostgreSQL keeps it. "
+      "--async: returns once the file is durable in a bounded local spool, pushed by a "
+      "background worker (a full spool means a synchronous push).");
   push->add_option("file", args->file, "WAL file to archive (%p)")->required();
   AddRepositoryOptions(push, ctx, false);
   push->add_flag_callback(
