@@ -170,12 +170,13 @@ fs::path DefaultPushSpool(const fs::path& wal_file) {
 }
 
 PushSpool::PushSpool(fs::path dir, std::uint64_t max_bytes)
-    : dir_(std::move(dir)), max_bytes_(max_bytes) {
-  core::MakeDirs(dir_ / kQueue, 0700);
-  core::MakeDirs(dir_ / kDone, 0700);
-}
+    : dir_(std::move(dir)), max_bytes_(max_bytes) {}
 
 OfferOutcome PushSpool::Offer(const fs::path& file) {
+  // Created by the writer only (the server's OS user): a reader such as `check`, run as root,
+  // must not leave directories the server cannot write.
+  core::MakeDirs(dir_ / kQueue, 0700);
+  core::MakeDirs(dir_ / kDone, 0700);
   const std::string name = file.filename().string();
   std::error_code ec;
   if (fs::remove(dir_ / kDone / name, ec)) return OfferOutcome::kPushedAhead;
@@ -189,6 +190,7 @@ OfferOutcome PushSpool::Offer(const fs::path& file) {
 }
 
 bool PushSpool::WorkerRunning() const {
+  if (!Exists(dir_)) return false;
   SpoolLock lock(dir_);
   return !lock.TryLock();
 }

@@ -35,7 +35,8 @@ enum class OfferOutcome { kPushedAhead, kQueued, kFull };
 
 class PushSpool {
  public:
-  // `max_bytes` bounds the bytes held in queue/.
+  // `max_bytes` bounds the bytes held in queue/. Creates nothing: Offer() makes the directories
+  // (as the server's OS user), the readers below see a missing spool as an empty one.
   PushSpool(std::filesystem::path dir, std::uint64_t max_bytes);
 
   // See the file comment. Throws Error(kIo / kDiskFull) naming the spool file when the copy

@@ -41,6 +41,7 @@ class AsyncPushTest : public ::testing::Test {
                                      DbmedicBinary().string(), spool_max,
                                      c().repo_dir().string()))));
     c().cluster().Sql("SELECT pg_reload_conf()");
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));  // the archiver rereads it
   }
 
   // The archive's directories become read-only for the server's user (tests run as root).
