@@ -43,9 +43,10 @@ int CrashAndCountLost(Mode mode) {
   }
   ArchivingCluster primary(settings);
   TestCluster& c = primary.cluster();
-  c.Sql("CREATE TABLE ledger (tx bigint, n int, payload text)");
+  // With synchronous_standby_names, every COMMIT from here on waits for the receiver.
   std::optional<Streamer> streamer;
   if (mode == Mode::kSynchronousStream) streamer.emplace(primary, "rpo_sync");
+  c.Sql("CREATE TABLE ledger (tx bigint, n int, payload text)");
   backup::RunBackup(primary.config());
   primary.GiveRepositoryToServer();
 

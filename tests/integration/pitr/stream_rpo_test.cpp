@@ -50,8 +50,9 @@ class StreamRpoTest : public ::testing::Test {
         {"archive_mode", "off"}, {"synchronous_standby_names", "dbmedic_sync"},
         {"autovacuum", "off"}});
     TestCluster& c = primary_->cluster();
-    c.Sql("CREATE TABLE ledger (tx bigint, n int, payload text)");
+    // With synchronous_standby_names, every COMMIT from here on waits for the receiver.
     streamer_ = new Streamer(*primary_, "dbmedic_sync");
+    c.Sql("CREATE TABLE ledger (tx bigint, n int, payload text)");
     backup::RunBackup(primary_->config());
     primary_->GiveRepositoryToServer();
     txs_ = new std::vector<Tx>();
