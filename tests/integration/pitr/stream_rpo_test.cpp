@@ -199,7 +199,7 @@ TEST(StreamGap, UnfillableGapIsReportedAndListedByCheck) {
   const auto r = RunDbmedic({"--output", "json", "check", "--repo", primary.repo_dir().string(),
                              "--pg-host", c.socket_dir().string(), "--pg-port",
                              std::to_string(c.port())});
-  EXPECT_EQ(r.exit_code, static_cast<int>(ErrorCode::kCorrupt)) << r.err;
+  ASSERT_EQ(r.exit_code, static_cast<int>(ErrorCode::kCorrupt)) << r.out << r.err;
   const nlohmann::json j = nlohmann::json::parse(r.out);
   EXPECT_FALSE(j.at("ok").get<bool>());
   ASSERT_EQ(j.at("missing").size(), 1u) << r.out;
