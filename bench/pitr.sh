@@ -92,14 +92,41 @@ as_pg pgbackrest --config="$work/pgbackrest2.conf" --stanza=bench stanza-create 
 time_each() {  # prints median milliseconds of "$@ FILE" over the segments
   local times=()
   for f in "$work"/pushtest/*; do
+    [[ -f $f ]] || continue
     local t0 t1; t0=$(date +%s%N); as_pg "$@" "$f" >/dev/null; t1=$(date +%s%N)
     times+=($(( (t1 - t0) / 1000000 )))
+  done
+  printf '%s\n' "${times[@]}" | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'
+}
+cpu_each() {  # prints median user+sys CPU milliseconds of "$@ FILE" over the segments
+  local times=()
+  for f in "$work"/pushtest/*; do
+    [[ -f $f ]] || continue
+    local c; c=$(as_pg /usr/bin/time -f '%U %S' "$@" "$f" 2>&1 >/dev/null | tail -1)
+    times+=($(python3 -c "print(round(($(echo "$c" | tr ' ' '+'))*1000))"))
   done
   printf '%s\n' "${times[@]}" | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'
 }
 push_dbm=$(time_each "$dbmedic" wal push --repo "$work/repo2")
 push_pgbr=$(time_each pgbackrest --config="$work/pgbackrest2.conf" --stanza=bench --archive-async=n archive-push)
 echo "push latency medians: dbmedic ${push_dbm} ms, pgbackrest ${push_pgbr} ms" >&2
+# CPU per push (user + sys), less sensitive to other load than wall time: fresh repositories again.
+mkdir -p "$work/repo3" "$work/pgbr3"; chown postgres: "$work/repo3" "$work/pgbr3"
+"$dbmedic" repo init --repo "$work/repo3" --pg-host "$work/sock" --pg-port "$port" >/dev/null
+chown -R postgres: "$work/repo3"
+sed "s#repo1-path=$work/pgbr#repo1-path=$work/pgbr3#" "$work/pgbackrest.conf" > "$work/pgbackrest3.conf"
+chown postgres: "$work/pgbackrest3.conf"
+as_pg pgbackrest --config="$work/pgbackrest3.conf" --stanza=bench stanza-create >/dev/null
+cpu_dbm=$(cpu_each "$dbmedic" wal push --repo "$work/repo3")
+cpu_pgbr=$(cpu_each pgbackrest --config="$work/pgbackrest3.conf" --stanza=bench --archive-async=n archive-push)
+echo "push CPU medians: dbmedic ${cpu_dbm} ms, pgbackrest ${cpu_pgbr} ms" >&2
+# Asynchronous dbmedic push: what archive_command waits for when the worker has not pushed the
+# file ahead (durable copy into the spool) -- into a fourth repository, the worker running.
+mkdir -p "$work/repo4"; chown postgres: "$work/repo4"
+"$dbmedic" repo init --repo "$work/repo4" --pg-host "$work/sock" --pg-port "$port" >/dev/null
+chown -R postgres: "$work/repo4"
+push_async=$(time_each "$dbmedic" wal push --async --repo "$work/repo4")
+echo "async push latency median (spool copy): dbmedic ${push_async} ms" >&2
 
 # --- 2. RTO with ~WAL_MB of WAL to replay ---------------------------------------------------------
 start_lsn=$(as_pg "$pgbin/psql" -h "$work/sock" -p "$port" -Atc "SELECT pg_current_wal_lsn()" postgres)
@@ -142,6 +169,8 @@ rto_pgbr=$(( (t1 - t0) / 1000000 ))
 ratio() { python3 -c "print(f'{$1/$2:.2f}')"; }
 cat <<OUT
 push latency per 16 MiB segment (median of $segments): dbmedic ${push_dbm} ms, pgbackrest ${push_pgbr} ms, ratio $(ratio "$push_dbm" "$push_pgbr")
+push CPU (user+sys) per segment (median): dbmedic ${cpu_dbm} ms, pgbackrest ${cpu_pgbr} ms, ratio $(ratio "$cpu_dbm" "$cpu_pgbr")
+dbmedic wal push --async latency (spool copy, worker running): ${push_async} ms, ratio to pgbackrest sync push $(ratio "$push_async" "$push_pgbr")
 RTO (restore + start + replay ${wal_mb} MB WAL + promote): dbmedic ${rto_dbm} ms, pgbackrest ${rto_pgbr} ms, ratio $(ratio "$rto_dbm" "$rto_pgbr")
 dbmedic report: $(cat "$work/dbmedic-restore.json" | tr -d '\n' | tr -s ' ')
 OUT

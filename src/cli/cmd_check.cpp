@@ -6,6 +6,7 @@
 #include "repo/cluster.hpp"
 #include "wal/archive.hpp"
 #include "wal/archive_check.hpp"
+#include "wal/push_spool.hpp"
 
 namespace dbmedic::cli {
 
@@ -15,6 +16,12 @@ namespace {
 
 nlohmann::json ToJson(const wal::CheckReport& r) {
   nlohmann::json missing = nlohmann::json::array();
+  if (r.streamed_lsn) fmt::print("streamed into the repository up to {}\n", *r.streamed_lsn);
+  if (r.spool_files > 0 || r.spool_error) {
+    fmt::print("asynchronous push spool: {} files ({}) not yet in the repository{}\n",
+               r.spool_files, HumanBytes(double(r.spool_bytes)),
+               r.spool_error ? "; last failure: " + *r.spool_error : "");
+  }
   for (const wal::MissingRange& m : r.missing) {
     missing.push_back({{"timeline", m.timeline}, {"first", m.first}, {"last", m.last}});
   }
@@ -23,7 +30,9 @@ nlohmann::json ToJson(const wal::CheckReport& r) {
           {"timeline", r.timeline}, {"newest_archived", r.newest_archived.value_or("")},
           {"rpo_bytes", r.rpo_bytes}, {"rpo_seconds", r.rpo_seconds},
           {"switched_segment", r.switched_segment}, {"wait_seconds", r.wait_seconds},
-          {"missing", missing}, {"last_failed_wal", r.last_failed_wal.value_or("")}};
+          {"missing", missing}, {"last_failed_wal", r.last_failed_wal.value_or("")},
+          {"streamed_lsn", r.streamed_lsn.value_or("")}, {"spool_files", r.spool_files},
+          {"spool_bytes", r.spool_bytes}, {"spool_error", r.spool_error.value_or("")}};
 }
 
 void Run(Context& ctx) {
@@ -32,7 +41,16 @@ void Run(Context& ctx) {
   pg::Connection conn = repo::ConnectCluster(config);
   repository.CheckCluster(repo::ReadClusterIdentity(conn).system_identifier);
   const wal::WalArchive archive(repository, repository.info().codec);
-  const wal::CheckReport r = wal::RunCheck(conn, archive, config.Duration("wal.check_timeout"));
+  wal::CheckOptions options;
+  options.timeout = config.Duration("wal.check_timeout");
+  options.stream_dir = config.Path("repository.path") / "stream";
+  if (auto spool = config.Optional("wal.spool_path")) {
+    options.push_spool = *spool;
+  } else {
+    options.push_spool = std::filesystem::path(conn.Scalar("SELECT current_setting('data_directory')")) /
+                         "pg_wal" / wal::kPushSpoolDirName;
+  }
+  const wal::CheckReport r = wal::RunCheck(conn, archive, options);
   // Missing WAL is a failure of the archive: loud, and a non-zero exit for scripts and monitors.
   if (!r.missing.empty()) ctx.exit_code = static_cast<int>(ErrorCode::kCorrupt);
   if (ctx.json()) {
@@ -45,6 +63,12 @@ void Run(Context& ctx) {
              "up); server at {} on timeline {}, newest archived segment {}\n",
              HumanBytes(double(r.rpo_bytes)), HumanSeconds(r.rpo_seconds), r.current_lsn,
              r.timeline, r.newest_archived.value_or("none"));
+  if (r.streamed_lsn) fmt::print("streamed into the repository up to {}\n", *r.streamed_lsn);
+  if (r.spool_files > 0 || r.spool_error) {
+    fmt::print("asynchronous push spool: {} files ({}) not yet in the repository{}\n",
+               r.spool_files, HumanBytes(double(r.spool_bytes)),
+               r.spool_error ? "; last failure: " + *r.spool_error : "");
+  }
   for (const wal::MissingRange& m : r.missing) {
     fmt::print(stderr, "ERROR: WAL missing from the archive on timeline {}: {} .. {}; recovery "
                "cannot cross this gap\nHINT: take a new backup (dbmedic backup) so that later "
@@ -59,6 +83,7 @@ void Setup(CLI::App& root, Context& ctx) {
       "the current RPO and any WAL missing from the archive (exit 5 when some is missing).");
   AddRepositoryOptions(cmd, ctx, true);
   AddConfigOption(cmd, ctx, "wal.check_timeout");
+  AddConfigOption(cmd, ctx, "wal.spool_path");
   cmd->callback([&ctx] { Run(ctx); });
 }
 

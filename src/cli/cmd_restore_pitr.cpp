@@ -165,7 +165,7 @@ std::string WalCommand(Context& ctx, std::string_view verb) {
   std::string cmd = fmt::format("{} wal {}", self.string(), verb);
   if (ctx.config_path) cmd += fmt::format(" --config '{}'", *ctx.config_path);
   cmd += fmt::format(" --repo '{}' {}", ctx.config().Path("repository.path").string(),
-                     verb == "get" ? "%f \"%p\"" : "%p");
+                     verb == "get" ? "%f \"%p\"" : verb == "push" ? "%p" : "");
   return cmd;
 }
 
@@ -279,6 +279,7 @@ bool RunPitr(Context& ctx, const PitrCli& pitr_in, restore::RestoreOptions optio
   if (options.jobs <= 0) options.jobs = static_cast<int>(config.Int("backup.jobs"));
   p.restore = std::move(options);
   p.restore_command = WalCommand(ctx, "get");
+  p.recovery_end_command = WalCommand(ctx, "recovery-end");
   if (pitr.archive) p.archive_command = WalCommand(ctx, "push");
   p.start = pitr.start;
   p.port = static_cast<int>(config.Int("pitr.port"));

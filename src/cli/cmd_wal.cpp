@@ -1,6 +1,8 @@
 // `dbmedic wal push %p` (archive_command), `dbmedic wal get %f %p` (restore_command) and
 // `dbmedic wal list` (what the archive covers).
+#include <algorithm>
 #include <atomic>
+#include <thread>
 #include <filesystem>
 
 #include <fmt/format.h>
@@ -13,6 +15,7 @@
 #include "wal/archive.hpp"
 #include "wal/archive_catalog.hpp"
 #include "wal/prefetch.hpp"
+#include "wal/push_spool.hpp"
 #include "wal/stream_receiver.hpp"
 
 #include <csignal>
@@ -30,6 +33,7 @@ struct WalArgs {
   std::string name;
   std::string dest;
   std::string spool;
+  std::string pg_wal;
   std::vector<std::string> names;
   std::string slot = "dbmedic";
 };
@@ -72,7 +76,8 @@ void StartPrefetch(Context& ctx, const std::string& name, const std::string& des
   if (count <= 0) return;
   const std::filesystem::path spool = wal::SpoolFor(dest);
   const std::vector<std::string> names = wal::SegmentsToPrefetch(spool, name, count);
-  if (names.empty()) return;
+  // Each launch is a fork and an exec competing with replay for the CPU: skip it while one runs.
+  if (names.empty() || wal::PrefetcherRunning(spool)) return;
   std::vector<std::string> argv = {std::filesystem::read_symlink("/proc/self/exe").string()};
   if (ctx.config_path) argv.insert(argv.end(), {"--config", *ctx.config_path});
   argv.insert(argv.end(), {"wal", "prefetch", "--repo",
@@ -85,19 +90,80 @@ void StartPrefetch(Context& ctx, const std::string& name, const std::string& des
 void RunPrefetch(Context& ctx, const WalArgs& args) {
   const repo::Repository repository = repo::OpenRepository(ctx.config());
   const wal::WalArchive archive(repository, repository.info().codec);
-  wal::RunPrefetch(archive, args.spool, args.names, static_cast<int>(args.names.size()));
+  // One fetch per core: more threads only compete with the replay they are meant to feed.
+  const int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  wal::RunPrefetch(archive, args.spool, args.names,
+                   std::min(cores, static_cast<int>(args.names.size())));
+}
+
+// Synchronous push: compressed, checksummed, fsynced in the repository before exit 0.
+wal::PushResult PushNow(const repo::Repository& repository, const std::string& file) {
+  wal::WalArchive archive(repository, repository.info().codec);
+  try {
+    return archive.Push(file);
+  } catch (const Error& e) {
+    throw e.WithContext(fmt::format("unable to push WAL file '{}' to repository '{}'", file,
+                                    repository.storage().Describe("")));
+  }
+}
+
+// The argv of `wal push-worker` for the spool, forwarding the repository and config.
+std::vector<std::string> WorkerArgv(Context& ctx, const std::filesystem::path& spool,
+                                    const std::filesystem::path& pg_wal) {
+  std::vector<std::string> argv = {std::filesystem::read_symlink("/proc/self/exe").string()};
+  if (ctx.config_path) argv.insert(argv.end(), {"--config", *ctx.config_path});
+  argv.insert(argv.end(), {"wal", "push-worker", "--repo",
+                           ctx.config().Path("repository.path").string(), "--spool",
+                           spool.string(), "--pg-wal", pg_wal.string(), "--wal-push-jobs",
+                           std::to_string(ctx.config().Int("wal.push_jobs"))});
+  return argv;
+}
+
+std::filesystem::path SpoolPath(Context& ctx, const std::string& file) {
+  if (auto path = ctx.config().Optional("wal.spool_path")) return *path;
+  return wal::DefaultPushSpool(file);
+}
+
+// Asynchronous push: returns as soon as the file is durable in the spool (or was pushed ahead).
+// Returns the outcome's name for --output json.
+std::string PushAsync(Context& ctx, const std::string& file) {
+  wal::PushSpool spool(SpoolPath(ctx, file), ctx.config().Size("wal.spool_max"));
+  if (auto error = spool.LastError()) {
+    spdlog::warn("the asynchronous push worker is failing (WAL waits in spool '{}'): {}",
+                 spool.dir().string(), *error);
+  }
+  const wal::OfferOutcome outcome = spool.Offer(file);
+  if (!spool.WorkerRunning()) {
+    wal::LaunchDetached(WorkerArgv(ctx, spool.dir(), std::filesystem::absolute(file).parent_path()),
+                        spool.dir() / "worker.log");
+  }
+  switch (outcome) {
+    case wal::OfferOutcome::kPushedAhead: return "pushed-ahead";
+    case wal::OfferOutcome::kQueued: return "queued";
+    case wal::OfferOutcome::kFull: break;
+  }
+  spdlog::warn("push spool '{}' is full ({} queued, at most {}): pushing '{}' synchronously",
+               spool.dir().string(), HumanBytes(double(spool.QueuedBytes())),
+               HumanBytes(double(spool.max_bytes())), file);
+  const repo::Repository repository = repo::OpenRepository(ctx.config());
+  PushNow(repository, file);
+  return "stored";
 }
 
 void RunPush(Context& ctx, const WalArgs& args) {
-  const repo::Repository repository = repo::OpenRepository(ctx.config());
-  wal::WalArchive archive(repository, repository.info().codec);
-  wal::PushResult r;
-  try {
-    r = archive.Push(args.file);
-  } catch (const Error& e) {
-    throw e.WithContext(fmt::format("unable to push WAL file '{}' to repository '{}'", args.file,
-                                    repository.storage().Describe("")));
+  if (!wal::IsArchivableName(std::filesystem::path(args.file).filename().string())) {
+    throw Error(ErrorCode::kUsage,
+                fmt::format("'{}' is not a WAL file PostgreSQL archives", args.file),
+                "use it as archive_command = 'dbmedic wal push %p'");
   }
+  if (ctx.config().Bool("wal.push_async")) {
+    const std::string outcome = PushAsync(ctx, args.file);
+    if (ctx.json()) PrintJson({{"name", std::filesystem::path(args.file).filename().string()},
+                               {"outcome", outcome}});
+    return;
+  }
+  const repo::Repository repository = repo::OpenRepository(ctx.config());
+  const wal::PushResult r = PushNow(repository, args.file);
   const bool dup = r.outcome == wal::PushOutcome::kDuplicate;
   spdlog::debug("wal push {}: {}", r.name, dup ? "already archived" : "stored");
   if (ctx.json()) {
@@ -106,13 +172,28 @@ void RunPush(Context& ctx, const WalArgs& args) {
   }
 }
 
+void RunPushWorker(Context& ctx, const WalArgs& args) {
+  const repo::Repository repository = repo::OpenRepository(ctx.config());
+  wal::WalArchive archive(repository, repository.info().codec);
+  std::signal(SIGINT, OnStopSignal);
+  std::signal(SIGTERM, OnStopSignal);
+  wal::SpoolWorkerOptions options;
+  options.pg_wal = args.pg_wal;
+  options.jobs = static_cast<int>(ctx.config().Int("wal.push_jobs"));
+  wal::RunSpoolWorker(archive, args.spool, options, g_stop);
+}
+
 void RunGet(Context& ctx, const WalArgs& args) {
   const repo::Repository repository = repo::OpenRepository(ctx.config());
   wal::WalArchive archive(repository, repository.info().codec);
   bool found = false;
   try {
-    found = wal::TakeFromSpool(wal::SpoolFor(args.dest), args.name, args.dest) ||
-            archive.Get(args.name, args.dest);
+    if (wal::TakeFromSpool(wal::SpoolFor(args.dest), args.name, args.dest)) {
+      wal::NoteServed(wal::SpoolFor(args.dest));
+      found = true;
+    } else {
+      found = archive.Get(args.name, args.dest);
+    }
   } catch (const Error& e) {
     throw e.WithContext(fmt::format("unable to get WAL file '{}' from repository '{}'", args.name,
                                     repository.storage().Describe("")));
@@ -128,6 +209,15 @@ void RunGet(Context& ctx, const WalArgs& args) {
   if (!found) ctx.exit_code = 1;
   if (found) StartPrefetch(ctx, args.name, args.dest);
   if (ctx.json()) PrintJson({{"name", args.name}, {"found", found}, {"dest", args.dest}});
+}
+
+// recovery_end_command: PostgreSQL runs it once recovery has ended, in the data directory.
+void RunRecoveryEnd(Context& ctx) {
+  const std::uint64_t served = wal::EndPrefetch(std::filesystem::path("pg_wal") / wal::kSpoolDirName);
+  // Goes to the server log: how much of the replay the prefetch spool served.
+  fmt::print(stderr, "dbmedic: recovery ended; {} WAL segments were served from the prefetch "
+             "spool, which is now removed\n", served);
+  if (ctx.json()) PrintJson({{"prefetch_served", served}});
 }
 
 nlohmann::json CoverageJson(const wal::TimelineCoverage& c) {
@@ -177,10 +267,29 @@ void Setup(CLI::App& root, Context& ctx) {
       "push",
       "Store one WAL file in the repository (archive_command = 'dbmedic wal push --repo R %p'). "
       "Compressed, checksummed and fsynced before exit 0; the same file twice is fine; a "
-      "different file under an archived name is refused (exit 11), so PostgreSQL keeps it.");
+      "different file under an archived name is refused (exit 11), so PostgreSQL keeps it. "
+      "--async: returns once the file is durable in a bounded local spool, pushed by a "
+      "background worker (a full spool means a synchronous push).");
   push->add_option("file", args->file, "WAL file to archive (%p)")->required();
   AddRepositoryOptions(push, ctx, false);
+  push->add_flag_callback(
+      "--async", [&ctx] { ctx.overrides["wal.push_async"] = "true"; },
+      "Return once the file is durable in a bounded local spool; a background worker pushes it "
+      "(and the WAL PostgreSQL has ready, ahead of it) to the repository (config "
+      "wal.push_async)");
+  AddConfigOption(push, ctx, "wal.spool_path");
+  AddConfigOption(push, ctx, "wal.spool_max");
+  AddConfigOption(push, ctx, "wal.push_jobs");
   push->callback([&ctx, args] { RunPush(ctx, *args); });
+
+  // Internal: the background worker of `wal push --async`. Hidden from --help.
+  auto* worker = wal->add_subcommand("push-worker", "");
+  worker->group("");
+  worker->add_option("--spool", args->spool, "Spool directory")->required();
+  worker->add_option("--pg-wal", args->pg_wal, "pg_wal directory to push ahead from");
+  AddConfigOption(worker, ctx, "wal.push_jobs");
+  AddRepositoryOptions(worker, ctx, false);
+  worker->callback([&ctx, args] { RunPushWorker(ctx, *args); });
 
   auto* get = wal->add_subcommand(
       "get",
@@ -199,6 +308,13 @@ void Setup(CLI::App& root, Context& ctx) {
   prefetch->add_option("names", args->names, "Segments to fetch")->required();
   AddRepositoryOptions(prefetch, ctx, false);
   prefetch->callback([&ctx, args] { RunPrefetch(ctx, *args); });
+
+  auto* end = wal->add_subcommand(
+      "recovery-end",
+      "recovery_end_command of a restored cluster: removes the prefetch spool of `wal get` "
+      "(pg_wal/dbmedic-prefetch, in the data directory it runs in) once recovery has ended.");
+  AddRepositoryOptions(end, ctx, false);  // accepted (and unused) like every wal command
+  end->callback([&ctx] { RunRecoveryEnd(ctx); });
 
   auto* stream = wal->add_subcommand(
       "stream",

@@ -54,6 +54,16 @@ constexpr OptionSpec kOptions[] = {
     // BEGIN wal options
     {"wal.prefetch", T::kInt, "8",
      "Segments `wal get` fetches ahead in the background, in parallel (0 = off).", "0..64"},
+    {"wal.push_async", T::kBool, "false",
+     "`wal push` copies the file into a bounded local spool and returns; a background worker "
+     "pushes the spool (and the files PostgreSQL has ready, ahead of it) to the repository."},
+    {"wal.spool_path", T::kPath, "",
+     "Spool of asynchronous `wal push` (default: dbmedic-spool beside the pushed file, in "
+     "pg_wal)."},
+    {"wal.spool_max", T::kSize, "1GiB",
+     "Most bytes the asynchronous push spool holds; beyond it `wal push` pushes synchronously "
+     "(and fails while the repository is unwritable, so PostgreSQL keeps the WAL)."},
+    {"wal.push_jobs", T::kInt, "2", "Parallel pushes of the asynchronous push worker.", "1..64"},
     {"wal.check_timeout", T::kDuration, "60s",
      "How long `dbmedic check` waits for the switched WAL segment to reach the repository."},
     {"pitr.port", T::kInt, "0",

@@ -155,6 +155,9 @@ void WriteRecoverySettings(const fs::path& data_dir, const RecoverySettings& set
   std::ostringstream out;
   out << "\n# Added by dbmedic restore: point-in-time recovery to " << target.Describe() << "\n";
   out << "restore_command = " << ConfQuote(settings.restore_command) << "\n";
+  if (!settings.recovery_end_command.empty()) {
+    out << "recovery_end_command = " << ConfQuote(settings.recovery_end_command) << "\n";
+  }
   if (target.kind == TargetKind::kImmediate) {
     out << "recovery_target = 'immediate'\n";
   } else if (target.kind != TargetKind::kEnd) {
@@ -201,7 +204,7 @@ PitrResult RestoreToTarget(const repo::Repository& repository, const ArchiveView
   result.target = options.target;
   result.restore = RestoreBackup(repository, options.restore);
   RecoverySettings settings{options.target, options.restore_command, options.archive_command,
-                            std::nullopt, {}};
+                            options.recovery_end_command, std::nullopt, {}};
   if (options.start) {
     result.port = options.port != 0 ? options.port : core::FindFreeTcpPort();
     result.socket_dir = options.socket_dir.empty() ? MakeSocketDir(options.restore.os_user)

@@ -21,6 +21,9 @@ struct PitrOptions {
   RestoreOptions restore;       // target_dir, label (nullopt: chosen for the target), jobs...
   RecoveryTarget target;
   std::string restore_command;  // "/usr/bin/dbmedic wal get --repo /r %f \"%p\""
+  // Run by PostgreSQL once recovery ends ("/usr/bin/dbmedic wal recovery-end": removes the
+  // prefetch spool); empty: none.
+  std::string recovery_end_command;
   // When set, the restored cluster archives (its new timeline) with this archive_command, e.g.
   // into the same repository when it replaces the primary; empty: archive_mode = off.
   std::string archive_command;
@@ -59,6 +62,7 @@ struct RecoverySettings {
   RecoveryTarget target;
   std::string restore_command;
   std::string archive_command;  // empty: archive_mode = off
+  std::string recovery_end_command;  // empty: none
   std::optional<int> port;
   std::filesystem::path socket_dir;
 };

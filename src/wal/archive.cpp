@@ -5,12 +5,15 @@
 
 #include <algorithm>
 #include <cstring>
+#include <exception>
+#include <thread>
 
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
 #include "core/error.hpp"
 #include "core/fs.hpp"
+#include "wal/segment_io.hpp"
 
 namespace dbmedic::wal {
 namespace {
@@ -170,7 +173,8 @@ PushResult WalArchive::Push(const std::filesystem::path& file) {
                 fmt::format("'{}' is not a WAL file PostgreSQL archives", file.string()),
                 "use it as archive_command = 'dbmedic wal push %p'");
   }
-  return PushContent(name, core::ReadFile(file));
+  const MappedFile mapped(file);
+  return PushContent(name, mapped.content());
 }
 
 PushResult WalArchive::PushContent(std::string_view name, std::string_view content) {
@@ -178,8 +182,22 @@ PushResult WalArchive::PushContent(std::string_view name, std::string_view conte
   PushResult result;
   result.name = std::string(name);
   result.raw_size = content.size();
+  // archive_command latency is what PostgreSQL waits for: compress on a second core while this
+  // one hashes and lists (a duplicate wastes the compression, which is rare).
+  std::optional<CompressedBuffer> stored;
+  std::exception_ptr compress_error;
+  std::jthread compressor([&] {
+    try {
+      if (codec_.compression != repo::Compression::kNone) stored.emplace(codec_, content);
+    } catch (...) {
+      compress_error = std::current_exception();
+    }
+  });
   const std::string sha = repo::Sha256Hex(content);
-  if (std::optional<ArchivedFile> existing = Find(name)) {
+  std::optional<ArchivedFile> existing = Find(name);
+  compressor.join();
+  if (compress_error) std::rethrow_exception(compress_error);
+  if (existing) {
     if (existing->sha256 == sha && existing->raw_size == content.size()) {
       result.outcome = PushOutcome::kDuplicate;
       result.stored_size = existing->stored_size;
@@ -193,16 +211,14 @@ PushResult WalArchive::PushContent(std::string_view name, std::string_view conte
                 "two clusters (or a restored copy) archive into one repository, or the archive "
                 "was damaged: check archive_command of every cluster using this repository");
   }
-  const std::string stored = codec_.compression == repo::Compression::kNone
-                                 ? std::string(content)
-                                 : repo::Compress(codec_, content);
+  const std::string_view to_store = stored ? stored->view() : content;
   const std::string object =
       fmt::format("{}/{}-{}-{}{}", DirectoryOf(name), name, sha, content.size(),
                   repo::CompressionExtension(codec_.compression));
   auto stream = repository_.storage().OpenWrite(object, storage::Durability::kImmediate);
-  stream->Write(stored);
+  stream->Write(to_store);
   stream->Commit();
-  result.stored_size = stored.size();
+  result.stored_size = to_store.size();
   return result;
 }
 

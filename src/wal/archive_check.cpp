@@ -1,10 +1,14 @@
 #include "wal/archive_check.hpp"
 
+#include <map>
+#include <set>
 #include <thread>
 
 #include <fmt/format.h>
 
 #include "core/error.hpp"
+#include "wal/push_spool.hpp"
+#include "wal/stream_receiver.hpp"
 
 namespace dbmedic::wal {
 namespace {
@@ -27,55 +31,102 @@ void ReadServerState(pg::Connection& conn, CheckReport& report) {
   report.last_failed_time = r.GetOptional(0, 6);
 }
 
-void ComputeRpo(const ArchiveCatalog& catalog, CheckReport& report) {
-  const pg::Lsn current = pg::Lsn::Parse(report.current_lsn);
-  const auto it = catalog.timelines.find(report.timeline);
-  if (it == catalog.timelines.end() || it->second.segnos.empty()) {
-    report.rpo_bytes = current.value;  // nothing of this timeline archived yet
-    return;
+// Segments per timeline: archived ones and those `wal stream` holds as partials.
+struct Coverage {
+  std::map<pg::TimelineId, std::set<std::uint64_t>> segnos;
+  std::map<pg::TimelineId, pg::Lsn> streamed_end;  // end of the newest partial
+};
+
+Coverage CoverageOf(const ArchiveCatalog& catalog, const std::vector<StreamPartial>& partials) {
+  Coverage out;
+  for (const auto& [tli, c] : catalog.timelines) out.segnos[tli] = c.segnos;
+  for (const StreamPartial& p : partials) {
+    const auto parsed = pg::ParseWalSegmentName(p.name);
+    if (!parsed) continue;
+    out.segnos[parsed->timeline].insert(parsed->segno);
+    const pg::Lsn end{pg::SegmentStart(parsed->segno).value + p.bytes};
+    pg::Lsn& newest = out.streamed_end[parsed->timeline];
+    newest = std::max(newest, end);
   }
-  const std::uint64_t newest = *it->second.segnos.rbegin();
-  report.newest_archived = pg::WalSegmentName(report.timeline, newest);
-  const pg::Lsn end = pg::SegmentStart(newest + 1);
+  return out;
+}
+
+void ComputeRpo(const ArchiveCatalog& catalog, const Coverage& coverage, CheckReport& report) {
+  const pg::Lsn current = pg::Lsn::Parse(report.current_lsn);
+  pg::Lsn end{0};
+  const auto it = catalog.timelines.find(report.timeline);
+  if (it != catalog.timelines.end() && !it->second.segnos.empty()) {
+    const std::uint64_t newest = *it->second.segnos.rbegin();
+    report.newest_archived = pg::WalSegmentName(report.timeline, newest);
+    end = pg::SegmentStart(newest + 1);
+  }
+  if (const auto s = coverage.streamed_end.find(report.timeline); s != coverage.streamed_end.end()) {
+    report.streamed_lsn = s->second.ToString();
+    end = std::max(end, s->second);
+  }
   report.rpo_bytes = current > end ? current.value - end.value : 0;
   if (report.rpo_bytes == 0) report.rpo_seconds = 0;
 }
 
-void FindMissing(const ArchiveCatalog& catalog, CheckReport& report) {
-  for (const auto& [tli, coverage] : catalog.timelines) {
-    for (const SegmentGap& gap : coverage.gaps) {
-      report.missing.push_back({tli, pg::WalSegmentName(tli, gap.first_segno),
-                                pg::WalSegmentName(tli, gap.last_segno)});
+void FindMissing(const Coverage& coverage, CheckReport& report) {
+  for (const auto& [tli, segnos] : coverage.segnos) {
+    std::optional<std::uint64_t> previous;
+    for (const std::uint64_t segno : segnos) {
+      if (previous && segno > *previous + 1) {
+        report.missing.push_back({tli, pg::WalSegmentName(tli, *previous + 1),
+                                  pg::WalSegmentName(tli, segno - 1)});
+      }
+      previous = segno;
     }
   }
 }
 
+void ReadSpool(const std::filesystem::path& dir, CheckReport& report) {
+  std::error_code ec;
+  if (!std::filesystem::is_directory(dir, ec)) return;
+  const PushSpool spool(dir, 0);
+  report.spool_files = spool.Queued().size();
+  report.spool_bytes = spool.QueuedBytes();
+  report.spool_error = spool.LastError();
+}
+
 }  // namespace
 
-CheckReport RunCheck(pg::Connection& conn, const WalArchive& archive,
-                     std::chrono::milliseconds timeout) {
+CheckReport RunCheck(pg::Connection& conn, const WalArchive& archive, const CheckOptions& options) {
   CheckReport report;
   ReadServerState(conn, report);
-  if (report.archive_mode == "off") {
-    throw Error(ErrorCode::kConfig, "archiving is off on the server (archive_mode = off)",
+  const std::vector<StreamPartial> partials = ListStreamPartials(options.stream_dir);
+  if (report.archive_mode == "off" && partials.empty()) {
+    throw Error(ErrorCode::kConfig,
+                "archiving is off on the server (archive_mode = off) and no WAL is streamed into "
+                "the repository",
                 "set archive_mode = on and archive_command = 'dbmedic wal push --repo R %p', "
-                "then restart the server");
+                "then restart the server; or run `dbmedic wal stream`");
   }
   const ArchiveCatalog catalog = BuildCatalog(archive.List());
-  ComputeRpo(catalog, report);
-  FindMissing(catalog, report);
+  const Coverage coverage = CoverageOf(catalog, partials);
+  ComputeRpo(catalog, coverage, report);
+  FindMissing(coverage, report);
+  if (options.push_spool) ReadSpool(*options.push_spool, report);
+  const std::chrono::milliseconds timeout = options.timeout;
 
   report.switched_segment = conn.Scalar("SELECT pg_walfile_name(pg_switch_wal())");
   const auto began = Clock::now();
   while (!archive.Find(report.switched_segment)) {
     if (Clock::now() - began > timeout) {
       ReadServerState(conn, report);
+      if (options.push_spool) ReadSpool(*options.push_spool, report);
+      const std::string spool =
+          report.spool_files == 0 && !report.spool_error
+              ? ""
+              : fmt::format("; the asynchronous push spool holds {} files, last failure: {}",
+                            report.spool_files, report.spool_error.value_or("none"));
       throw Error(ErrorCode::kTimeout,
                   fmt::format("WAL segment {} did not reach repository '{}' within {} s (last "
-                              "archiver failure: {} at {})",
+                              "archiver failure: {} at {}){}",
                               report.switched_segment, archive.repository().storage().Describe(""),
                               timeout.count() / 1000, report.last_failed_wal.value_or("none"),
-                              report.last_failed_time.value_or("-")),
+                              report.last_failed_time.value_or("-"), spool),
                   fmt::format("archive_command is '{}': look for its errors in the server log",
                               report.archive_command));
     }

@@ -22,13 +22,14 @@ namespace fs = std::filesystem;
 class SpoolLock {
  public:
   explicit SpoolLock(const fs::path& spool)
-      : fd_(::open((spool / ".lock").c_str(), O_RDWR | O_CREAT, 0600)) {}
+      : fd_(::open((spool / ".lock").c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600)) {}
   ~SpoolLock() {
     if (fd_ >= 0) ::close(fd_);
   }
   SpoolLock(const SpoolLock&) = delete;
   SpoolLock& operator=(const SpoolLock&) = delete;
   bool TryLock() { return fd_ >= 0 && ::flock(fd_, LOCK_EX | LOCK_NB) == 0; }
+  bool Lock() { return fd_ >= 0 && ::flock(fd_, LOCK_EX) == 0; }
 
  private:
   int fd_;
@@ -64,7 +65,34 @@ std::vector<std::string> SegmentsToPrefetch(const fs::path& spool, const std::st
   return out;
 }
 
-void LaunchDetached(const std::vector<std::string>& argv) {
+bool PrefetcherRunning(const fs::path& spool) {
+  std::error_code ec;
+  if (!fs::is_directory(spool, ec)) return false;
+  SpoolLock lock(spool);
+  return !lock.TryLock();
+}
+
+void NoteServed(const fs::path& spool) {
+  const int fd = ::open((spool / "served").c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+  if (fd < 0) return;  // only a statistic
+  [[maybe_unused]] const ssize_t n = ::write(fd, "+", 1);
+  ::close(fd);
+}
+
+std::uint64_t EndPrefetch(const fs::path& spool) {
+  std::error_code ec;
+  if (!fs::is_directory(spool, ec)) return 0;
+  {
+    SpoolLock lock(spool);
+    lock.Lock();  // a prefetcher still fetching finishes first
+  }
+  const std::uint64_t served = fs::file_size(spool / "served", ec);
+  fs::remove_all(spool, ec);
+  if (ec) spdlog::warn("could not remove the prefetch spool '{}': {}", spool.string(), ec.message());
+  return ec ? 0 : served;
+}
+
+void LaunchDetached(const std::vector<std::string>& argv, const fs::path& log_file) {
   std::vector<char*> args;
   for (const std::string& a : argv) args.push_back(const_cast<char*>(a.c_str()));
   args.push_back(nullptr);
@@ -79,6 +107,10 @@ void LaunchDetached(const std::vector<std::string>& argv) {
       const int devnull = ::open("/dev/null", O_RDWR);
       ::dup2(devnull, 0);
       ::dup2(devnull, 1);
+      if (!log_file.empty()) {
+        const int log = ::open(log_file.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+        ::dup2(log >= 0 ? log : devnull, 2);
+      }
       ::execv(args[0], args.data());
       ::_exit(127);
     }

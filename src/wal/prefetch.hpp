@@ -29,9 +29,24 @@ bool TakeFromSpool(const std::filesystem::path& spool, const std::string& name,
 std::vector<std::string> SegmentsToPrefetch(const std::filesystem::path& spool,
                                             const std::string& name, int count);
 
+// Whether a prefetcher holds the spool's lock now (then starting another one is wasted work:
+// it would find the lock held and exit).
+bool PrefetcherRunning(const std::filesystem::path& spool);
+
+// Counts one segment served from the spool (a byte appended to <spool>/served), for the report
+// of EndPrefetch.
+void NoteServed(const std::filesystem::path& spool);
+
+// For recovery_end_command (`wal recovery-end`): waits until no prefetcher holds the spool, then
+// removes it. Returns the number of segments served from it (0 when there is no spool).
+std::uint64_t EndPrefetch(const std::filesystem::path& spool);
+
 // Starts `argv` as a detached grandchild (new session, not waited for), so restore_command
-// returns at once. Errors are logged, not thrown: prefetch is an optimisation.
-void LaunchDetached(const std::vector<std::string>& argv);
+// returns at once. Errors are logged, not thrown: prefetch is an optimisation. Its stdin and
+// stdout are /dev/null; stderr is appended to `log_file` when given (so it does not keep the
+// caller's stderr pipe open), else inherited (the server log, under archive/restore_command).
+void LaunchDetached(const std::vector<std::string>& argv,
+                    const std::filesystem::path& log_file = {});
 
 // Body of the background prefetcher: takes an exclusive lock on the spool (returns at once when
 // another prefetcher holds it), then fetches `names` with `jobs` threads. A name missing from the

@@ -65,6 +65,20 @@ fs::path StreamPartialPath(const fs::path& partial_dir, const std::string& name)
   return partial_dir / (name + ".partial");
 }
 
+std::vector<StreamPartial> ListStreamPartials(const fs::path& partial_dir) {
+  std::vector<StreamPartial> out;
+  std::error_code ec;
+  for (const auto& e : fs::directory_iterator(partial_dir, ec)) {
+    const std::string file = e.path().filename().string();
+    if (file.size() != 32 || !file.ends_with(".partial")) continue;
+    if (!pg::IsWalSegmentName(file.substr(0, 24))) continue;
+    out.push_back({file.substr(0, 24), e.file_size(ec)});
+  }
+  std::sort(out.begin(), out.end(),
+            [](const StreamPartial& a, const StreamPartial& b) { return a.name < b.name; });
+  return out;
+}
+
 std::optional<std::string> ReadStreamPartial(const fs::path& partial_dir, const std::string& name) {
   const fs::path path = StreamPartialPath(partial_dir, name);
   std::error_code ec;
@@ -102,7 +116,9 @@ pg::Lsn StreamReceiver::ResumePoint(Session& session) {
       slot.IsNull(0, 1) ? std::nullopt : pg::Lsn::TryParse(slot.Get(0, 1));
   if (const auto partial = NewestPartial(options_.partial_dir, timeline_)) {
     const pg::Lsn resume{pg::SegmentStart(partial->first).value + partial->second};
-    if (!restart || *restart <= resume) {
+    // The server keeps the whole segment holding the slot's restart position, so a restart
+    // position later in the partial's own segment is no gap.
+    if (!restart || *restart <= resume || pg::SegmentNumber(*restart) == partial->first) {
       segno_ = partial->first;
       const std::string name = pg::WalSegmentName(timeline_, partial->first);
       fd_ = ::open(StreamPartialPath(options_.partial_dir, name).c_str(), O_WRONLY);
@@ -110,9 +126,12 @@ pg::Lsn StreamReceiver::ResumePoint(Session& session) {
       written_ = flushed_ = resume;
       return resume;
     }
+    const pg::Lsn resumed_at = pg::SegmentStart(pg::SegmentNumber(*restart));
     spdlog::error("wal stream: GAP: WAL from {} to {} cannot be streamed any more (slot '{}' "
-                  "starts later); recovery cannot cross it, take a new backup",
-                  resume.ToString(), restart->ToString(), options_.slot);
+                  "starts later; the server removed that WAL); recovery cannot cross it: take a "
+                  "new backup (dbmedic backup). `dbmedic check` lists the missing segments",
+                  resume.ToString(), resumed_at.ToString(), options_.slot);
+    if (options_.on_gap) options_.on_gap(resume, resumed_at);
   }
   if (!restart) {
     throw Error(ErrorCode::kPostgres,

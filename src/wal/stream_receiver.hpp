@@ -8,7 +8,9 @@
 //
 // Survives dropped connections and server restarts: it reconnects and resumes at the end of its
 // partial file. When the slot no longer reaches back to that position (slot dropped, WAL
-// removed), the gap is reported loudly and streaming restarts at the slot's position.
+// removed), the gap is reported loudly and streaming restarts at the slot's position; the
+// missing segments then show in `dbmedic check` (the archive has nothing between the stale
+// partial and the segments streamed after it).
 #pragma once
 
 #include <atomic>
@@ -17,6 +19,7 @@
 #include <functional>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "pg/lsn.hpp"
 #include "wal/archive.hpp"
@@ -33,6 +36,8 @@ struct StreamOptions {
   std::chrono::milliseconds reconnect_delay{1000};
   // Called after every flush with the flushed LSN (tests, progress output).
   std::function<void(pg::Lsn)> on_flush;
+  // Called when WAL from `from` to `to` can no longer be streamed (after the error is logged).
+  std::function<void(pg::Lsn from, pg::Lsn to)> on_gap;
 };
 
 class StreamReceiver {
@@ -66,6 +71,13 @@ class StreamReceiver {
 // Path of the stream partial for segment `name`.
 std::filesystem::path StreamPartialPath(const std::filesystem::path& partial_dir,
                                         const std::string& name);
+
+// The stream partials in `partial_dir` ("<segment>.partial"): segment name and bytes received.
+struct StreamPartial {
+  std::string name;
+  std::uint64_t bytes = 0;
+};
+std::vector<StreamPartial> ListStreamPartials(const std::filesystem::path& partial_dir);
 
 // For `wal get`: the stream partial for `name` zero-padded to a whole segment, or nullopt.
 std::optional<std::string> ReadStreamPartial(const std::filesystem::path& partial_dir,

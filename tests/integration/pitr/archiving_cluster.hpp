@@ -47,6 +47,10 @@ class ArchivingCluster {
                        repo_dir_.string());
   }
 
+  std::string RecoveryEndCommand() const {
+    return fmt::format("{} wal recovery-end", DbmedicBinary().string());
+  }
+
   // Files written by root (repo.json, backups) must stay readable by the server's user.
   void GiveRepositoryToServer() { cluster_.cluster().GiveToOsUser(repo_dir_); }
 

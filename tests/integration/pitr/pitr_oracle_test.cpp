@@ -6,6 +6,8 @@
 // transaction whose bracket straddles the stop point is "either", and checked only for atomicity.
 #include <gtest/gtest.h>
 
+#include <sys/stat.h>
+
 #include <algorithm>
 #include <atomic>
 #include <functional>
@@ -16,6 +18,7 @@
 #include <nlohmann/json.hpp>
 
 #include "archiving_cluster.hpp"
+#include "oracle.hpp"
 #include "backup/backup.hpp"
 #include "core/error.hpp"
 #include "pg/local_cluster.hpp"
@@ -26,80 +29,10 @@
 namespace dbmedic::testing {
 namespace {
 
-struct Tx {
-  std::int64_t id = 0;
-  std::int64_t xid = 0;
-  std::int64_t commit_micros = 0;
-  pg::Lsn before;  // insert position inside the transaction, before its commit record
-  pg::Lsn after;   // insert position after COMMIT returned
-  int rows = 0;
-};
-
-enum class Expect { kPresent, kAbsent, kEither };
-
 constexpr int kWriters = 2;
 constexpr int kTxPerWriter = 150;
 
 std::atomic<int> g_committed{0};
-
-void Writer(const TestCluster& c, int writer, std::vector<Tx>& out) {
-  pg::Connection conn = c.Connect();
-  for (int i = 0; i < kTxPerWriter; ++i) {
-    Tx tx;
-    tx.id = writer * 100000 + i;
-    tx.rows = 1 + i % 4;
-    conn.Exec("BEGIN");
-    pg::Result r = conn.Exec("SELECT pg_current_wal_insert_lsn()::text, txid_current()");
-    tx.before = pg::Lsn::Parse(r.Get(0, 0));
-    tx.xid = r.GetInt(0, 1);
-    conn.Exec(fmt::format("INSERT INTO ledger SELECT {}, g, md5(g::text) FROM "
-                          "generate_series(1, {}) g",
-                          tx.id, tx.rows));
-    conn.Exec("COMMIT");
-    pg::Result a = conn.Exec(fmt::format(
-        "SELECT pg_current_wal_insert_lsn()::text, (extract(epoch FROM "
-        "pg_xact_commit_timestamp(xmin)) * 1000000)::bigint FROM ledger WHERE tx = {} LIMIT 1",
-        tx.id));
-    tx.after = pg::Lsn::Parse(a.Get(0, 0));
-    tx.commit_micros = a.GetInt(0, 1);
-    out.push_back(tx);
-    ++g_committed;
-  }
-}
-
-// A restored cluster left running by RestoreToTarget(start), stopped at the end of the test.
-class Restored {
- public:
-  explicit Restored(const restore::PitrResult& r, const fs::path& data_dir, std::string os_user)
-      : cluster_(Spec(r, data_dir, std::move(os_user))) {}
-  ~Restored() {
-    try {
-      cluster_.Stop(pg::StopMode::kImmediate);
-    } catch (const std::exception& e) {
-      ADD_FAILURE() << "could not stop restored cluster: " << e.what();
-    }
-  }
-  std::map<std::int64_t, int> LedgerRows() const {
-    pg::Connection conn = pg::Connection::Open(cluster_.ConnInfo());
-    pg::Result r = conn.Exec("SELECT tx, count(*) FROM ledger GROUP BY tx");
-    std::map<std::int64_t, int> out;
-    for (int i = 0; i < r.rows(); ++i) out[r.GetInt(i, 0)] = static_cast<int>(r.GetInt(i, 1));
-    return out;
-  }
-  pg::Connection Connect() const { return pg::Connection::Open(cluster_.ConnInfo()); }
-
- private:
-  static pg::ClusterSpec Spec(const restore::PitrResult& r, const fs::path& data_dir,
-                              std::string os_user) {
-    pg::ClusterSpec spec;
-    spec.data_dir = data_dir;
-    spec.socket_dir = r.socket_dir;
-    spec.port = r.port;
-    spec.os_user = std::move(os_user);
-    return spec;
-  }
-  pg::LocalCluster cluster_;
-};
 
 class PitrOracleTest : public ::testing::Test {
  protected:
@@ -125,23 +58,44 @@ class PitrOracleTest : public ::testing::Test {
     std::vector<std::thread> threads;
     for (int w = 0; w < kWriters; ++w) {
       threads.emplace_back([w, &per, &done] {
-        Writer(primary_->cluster(), w, per[w]);
+        Writer(primary_->cluster(), WriterOptions{w, kTxPerWriter, false}, per[w], g_committed);
         ++done;
       });
     }
     pg::Connection conn = primary_->cluster().Connect();
     const repo::Repository repository = repo::OpenRepository(primary_->config());
     int ticks = 0;
+    bool failing = false;
     while (done < kWriters) {
       std::this_thread::sleep_for(std::chrono::milliseconds(5));
       if (++ticks % 10 == 0) conn.Exec("SELECT pg_switch_wal()");  // switches under load
+      // The repository is unwritable for the middle third of the workload: `wal push` fails,
+      // PostgreSQL keeps the WAL and retries; the restores below prove nothing was lost.
+      const int n = g_committed;
+      if (!failing && n >= kWriters * kTxPerWriter / 3 && n < kWriters * kTxPerWriter * 2 / 3) {
+        failing = true;
+        SetArchiveWritable(false);
+      } else if (failing && n >= kWriters * kTxPerWriter * 2 / 3) {
+        failing = false;
+        SetArchiveWritable(true);
+        archive_failed_ = std::stoll(primary_->cluster().Scalar(
+                              "SELECT failed_count FROM pg_stat_archiver")) > 0;
+      }
       if (!point_ && g_committed >= kWriters * kTxPerWriter / 2) {
         point_ = wal::CreateRestorePoint(conn, repository, "halfway");
       }
     }
     for (auto& t : threads) t.join();
+    if (failing) SetArchiveWritable(true);
     for (auto& v : per) txs_->insert(txs_->end(), v.begin(), v.end());
     ASSERT_TRUE(point_) << "the workload ended before the restore point was made";
+  }
+
+  static void SetArchiveWritable(bool writable) {
+    const fs::path tl = primary_->repo_dir() / "archive" / "00000001";
+    const mode_t mode = writable ? 0755 : 0555;
+    ::chmod(tl.c_str(), mode);
+    for (const auto& e : fs::directory_iterator(tl)) ::chmod(e.path().c_str(), mode);
   }
 
   static restore::PitrResult Restore(const std::string& dir, restore::RecoveryTarget target) {
@@ -151,6 +105,7 @@ class PitrOracleTest : public ::testing::Test {
     o.restore.jobs = 2;
     o.target = std::move(target);
     o.restore_command = primary_->GetCommand();
+    o.recovery_end_command = primary_->RecoveryEndCommand();
     o.start = true;
     const repo::Repository repository = repo::OpenRepository(primary_->config());
     return restore::RestoreToTarget(repository, View(repository), o);
@@ -170,64 +125,20 @@ class PitrOracleTest : public ::testing::Test {
     return view;
   }
 
-  // Compares the restored ledger with the oracle; returns how many transactions were decided.
   static int Compare(const std::map<std::int64_t, int>& rows,
                      const std::function<Expect(const Tx&)>& expect) {
-    int decided = 0;
-    for (const Tx& tx : *txs_) {
-      const auto it = rows.find(tx.id);
-      const int found = it == rows.end() ? 0 : it->second;
-      EXPECT_TRUE(found == 0 || found == tx.rows) << "transaction " << tx.id << " is torn";
-      switch (expect(tx)) {
-        case Expect::kPresent:
-          EXPECT_EQ(found, tx.rows) << "transaction " << tx.id << " committed before the target";
-          ++decided;
-          break;
-        case Expect::kAbsent:
-          EXPECT_EQ(found, 0) << "transaction " << tx.id << " committed after the target";
-          ++decided;
-          break;
-        case Expect::kEither:
-          break;
-      }
-    }
-    return decided;
+    return testing::Compare(*txs_, rows, expect);
   }
 
   static ArchivingCluster* primary_;
   static std::vector<Tx>* txs_;
   static std::optional<wal::RestorePoint> point_;
+  static bool archive_failed_;
 };
 ArchivingCluster* PitrOracleTest::primary_ = nullptr;
 std::vector<Tx>* PitrOracleTest::txs_ = nullptr;
 std::optional<wal::RestorePoint> PitrOracleTest::point_;
-
-// Recovery stops before the first commit record (in WAL order) whose time is after the target:
-// a transaction with an earlier time is present when its commit precedes every later-timed
-// commit's bracket, absent when it follows one, else either.
-std::function<Expect(const Tx&)> TimeOracle(const std::vector<Tx>& txs, std::int64_t target) {
-  pg::Lsn min_before{~0ull}, min_after{~0ull};
-  for (const Tx& b : txs) {
-    if (b.commit_micros <= target) continue;
-    min_before = std::min(min_before, b.before);
-    min_after = std::min(min_after, b.after);
-  }
-  return [=](const Tx& a) {
-    if (a.commit_micros > target) return Expect::kAbsent;
-    if (a.after <= min_before) return Expect::kPresent;
-    if (a.before >= min_after) return Expect::kAbsent;
-    return Expect::kEither;
-  };
-}
-
-// Exclusive LSN target: records starting before it are replayed, none from it on.
-std::function<Expect(const Tx&)> LsnOracle(pg::Lsn target) {
-  return [=](const Tx& a) {
-    if (a.after <= target) return Expect::kPresent;
-    if (a.before >= target) return Expect::kAbsent;
-    return Expect::kEither;
-  };
-}
+bool PitrOracleTest::archive_failed_ = false;
 
 TEST_F(PitrOracleTest, RandomTimesInsideTheWindowMatchTheOracle) {
   std::mt19937_64 rng(20261129);
@@ -250,6 +161,24 @@ TEST_F(PitrOracleTest, RandomTimesInsideTheWindowMatchTheOracle) {
     const int decided = Compare(restored.LedgerRows(), TimeOracle(*txs_, t));
     EXPECT_GT(decided, static_cast<int>(txs_->size()) / 2) << "the oracle decided too little";
   }
+}
+
+// The workload's middle third ran with an unwritable repository: PostgreSQL's retries of the
+// failed pushes got every segment there, and replay through `wal get` (with prefetch) brings back
+// every committed transaction. recovery_end_command then removes the prefetch spool.
+TEST_F(PitrOracleTest, EndOfArchiveHasEveryCommittedTransactionDespiteFailedPushes) {
+  EXPECT_TRUE(archive_failed_) << "no push failed while the repository was unwritable";
+  restore::RecoveryTarget target;
+  target.kind = restore::TargetKind::kEnd;
+  const restore::PitrResult r = Restore("pitr-end", target);
+  Restored restored(r, primary_->cluster().root() / "pitr-end", primary_->cluster().os_user());
+  Compare(restored.LedgerRows(), [](const Tx&) { return Expect::kPresent; });
+  // Prefetch served the replay, and its spool is gone once recovery ended.
+  const std::string log = core::ReadFile(r.log_file);
+  const std::size_t at = log.find("dbmedic: recovery ended; ");
+  ASSERT_NE(at, std::string::npos) << log;
+  EXPECT_EQ(log.find("dbmedic: recovery ended; 0 WAL segments"), std::string::npos) << log;
+  EXPECT_FALSE(fs::exists(primary_->cluster().root() / "pitr-end" / "pg_wal" / "dbmedic-prefetch"));
 }
 
 TEST_F(PitrOracleTest, RandomLsnExclusiveMatchesTheOracle) {
