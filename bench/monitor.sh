@@ -3,7 +3,8 @@
 # scrape count. Measures per-scrape latency (curl time_total, median and p95), CPU per scrape of
 # the exporter process and of the PostgreSQL backends it drives, and the agent's RSS.
 #
-#   bench/monitor.sh [--scrapes N] [--interval SECONDS] [--soak SECONDS] [--results FILE]
+#   bench/monitor.sh [--scrapes N] [--interval SECONDS] [--soak SECONDS]
+#                    [--history-interval SECONDS] [--results FILE]
 #
 # --soak runs only the agent for SECONDS (e.g. 3600) with one scrape per interval and reports
 # RSS every minute (memory growth). Needs root (the cluster runs as postgres), pgbench, curl.
@@ -14,6 +15,7 @@ set -euo pipefail
 SCRAPES=60
 INTERVAL=1
 SOAK=0
+HISTORY_INTERVAL=15
 HERE=$(cd "$(dirname "$0")" && pwd)
 RESULTS="$HERE/RESULTS.md"
 while (($#)); do
@@ -21,6 +23,7 @@ while (($#)); do
     --scrapes) SCRAPES=$2; shift 2 ;;
     --interval) INTERVAL=$2; shift 2 ;;
     --soak) SOAK=$2; shift 2 ;;
+    --history-interval) HISTORY_INTERVAL=$2; shift 2 ;;
     --results) RESULTS=$2; shift 2 ;;
     *) echo "unknown option $1" >&2; exit 2 ;;
   esac
@@ -99,7 +102,7 @@ port = $AGENT_PORT
 history_path = "$WORK/monitor.db"
 pg_interval = "${INTERVAL}s"
 host_interval = "${INTERVAL}s"
-history_interval = "15s"
+history_interval = "${HISTORY_INTERVAL}s"
 evaluation_interval = "${INTERVAL}s"
 CONF
 "$BIN" --config "$WORK/dbmedic.toml" --log-level warn monitor >"$WORK/agent.log" 2>&1 &

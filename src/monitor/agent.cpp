@@ -1,5 +1,10 @@
 #include "monitor/agent.hpp"
 
+#include <malloc.h>
+#include <unistd.h>
+
+#include <fstream>
+
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
@@ -84,6 +89,27 @@ Agent::Agent(AgentSettings settings, std::vector<MonitorTarget> targets,
 
 Agent::~Agent() { Stop(); }
 
+void Agent::AddCollector(std::unique_ptr<Collector> collector) {
+  if (started_) {
+    throw Error(ErrorCode::kInternal, "Agent::AddCollector called after Start()");
+  }
+  collectors_.push_back(std::move(collector));
+}
+
+void Agent::AddRoute(HttpRoute route) {
+  if (started_) throw Error(ErrorCode::kInternal, "Agent::AddRoute called after Start()");
+  bool taken = std::any_of(routes_.begin(), routes_.end(),
+                           [&](const HttpRoute& r) { return r.path == route.path; });
+  if (!route.path.starts_with("/api/") || taken || route.path == "/api/alerts" ||
+      route.path == "/api/targets" || route.path == "/api/rules" ||
+      route.path == "/api/metrics" || route.path == "/api/series") {
+    throw Error(ErrorCode::kInternal,
+                fmt::format("agent route '{}' must start with /api/ and not be taken",
+                            route.path));
+  }
+  routes_.push_back(std::move(route));
+}
+
 void Agent::Start() {
   if (started_) return;
   history_ = HistoryStore::Open(settings_.history_path);
@@ -139,7 +165,7 @@ void Agent::CollectorLoop(std::stop_token stop, Collector& collector) {
     double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
                          .count();
     registry_.Publish(collector.name(), std::move(result.families), seconds, result.error,
-                      std::chrono::system_clock::now());
+                      std::chrono::system_clock::now(), result.timed_out);
     auto elapsed = std::chrono::duration_cast<std::chrono::milliseconds>(
         std::chrono::steady_clock::now() - start);
     // Fixed interval between starts; a run longer than the interval is followed at once.
@@ -206,10 +232,35 @@ void Agent::EvaluatorLoop(std::stop_token stop) {
   }
 }
 
+void Agent::PublishSelfMetrics() {
+  FamilyBuilder b(clock_.Now());
+  std::ifstream statm("/proc/self/statm");
+  double pages_total = 0, pages_resident = 0;
+  if (statm >> pages_total >> pages_resident) {
+    b.Gauge("dbmedic_agent_resident_memory_bytes", "Resident set size of the agent process.", {},
+            pages_resident * static_cast<double>(::sysconf(_SC_PAGESIZE)));
+  }
+  // In use vs free-but-kept by malloc: a leak grows the first, fragmentation the second.
+  struct mallinfo2 heap = ::mallinfo2();
+  b.Gauge("dbmedic_agent_heap_in_use_bytes", "Heap bytes allocated and not freed (malloc).", {},
+          static_cast<double>(heap.uordblks + heap.hblkhd));
+  b.Gauge("dbmedic_agent_heap_free_bytes", "Heap bytes freed but kept by malloc.", {},
+          static_cast<double>(heap.fordblks));
+  HistoryMemory m = history_->Memory();
+  b.Gauge("dbmedic_agent_history_cache_bytes", "SQLite page cache of the history store.", {},
+          static_cast<double>(m.cache_bytes));
+  b.Gauge("dbmedic_agent_sqlite_memory_bytes", "Memory SQLite has allocated.", {},
+          static_cast<double>(m.sqlite_bytes));
+  b.Gauge("dbmedic_agent_history_series", "Series ids the history writer caches.", {},
+          static_cast<double>(m.series));
+  registry_.PublishExtra("agent", b.Take());
+}
+
 void Agent::HistoryLoop(std::stop_token stop) {
   auto last_maintenance = std::chrono::steady_clock::now();
   while (SleepFor(stop, settings_.history_interval)) {
     try {
+      PublishSelfMetrics();
       history_->Write(registry_.Merged());
       if (std::chrono::steady_clock::now() - last_maintenance >= settings_.maintenance_interval) {
         last_maintenance = std::chrono::steady_clock::now();

@@ -23,6 +23,7 @@
 #include "monitor/clock.hpp"
 #include "monitor/collector.hpp"
 #include "monitor/history_store.hpp"
+#include "monitor/http_route.hpp"
 #include "monitor/notifier.hpp"
 #include "monitor/registry.hpp"
 #include "monitor/rules_engine.hpp"
@@ -63,6 +64,15 @@ class Agent {
   Agent(const Agent&) = delete;
   Agent& operator=(const Agent&) = delete;
 
+  // Extension points for other modules, wired in by the CLI (monitor never includes them). Call
+  // before Start(). A collector gets its own thread and interval; its families join /metrics,
+  // the history and the rules like the built-in ones, and its health is in the
+  // dbmedic_collector_* families. A route is a GET path served next to /api/*; its path must
+  // start with "/api/" and not be taken (Error(kInternal) otherwise).
+  void AddCollector(std::unique_ptr<Collector> collector);
+  void AddRoute(HttpRoute route);
+  const std::vector<HttpRoute>& routes() const { return routes_; }
+
   // Opens the history store, binds the HTTP port and starts the threads. Throws Error(kConflict)
   // if the port is taken, Error(kIo) if the store cannot be opened.
   void Start();
@@ -84,6 +94,7 @@ class Agent {
   void DispatcherLoop(std::stop_token stop);
   void Dispatch(const std::vector<AlertEvent>& events);
   void PublishAlertMetrics(const std::vector<AlertInstance>& alerts);
+  void PublishSelfMetrics();  // history thread: RSS, heap, SQLite memory
 
   AgentSettings settings_;
   std::vector<MonitorTarget> targets_;
@@ -91,6 +102,7 @@ class Agent {
   const Clock& clock_;
   Registry registry_;
   std::vector<std::unique_ptr<Collector>> collectors_;
+  std::vector<HttpRoute> routes_;  // extra routes, fixed once started
   std::vector<std::unique_ptr<Notifier>> notifiers_;
   std::optional<HistoryStore> history_;
   std::unique_ptr<RulesEngine> engine_;  // used by the evaluator thread only

@@ -15,6 +15,14 @@ std::uint64_t LsnBytes(std::string_view text) {
   return lsn ? lsn->value : 0;
 }
 
+// Whether a failure was a timeout: statement_timeout (SQLSTATE 57014), lock_timeout (55P03) or
+// libpq's connect_timeout. pg::Connection puts the SQLSTATE in brackets in its message.
+bool IsTimeout(std::string_view message) {
+  return message.find("[57014]") != std::string_view::npos ||
+         message.find("[55P03]") != std::string_view::npos ||
+         message.find("timeout expired") != std::string_view::npos;
+}
+
 // Wraparound happens at 2^31 transaction IDs of age.
 constexpr double kXidWraparoundAge = 2147483648.0;
 
@@ -46,7 +54,10 @@ CollectResult PgCollector::Collect() {
       int timeout_s = std::max<int>(1, static_cast<int>(options_.timeout.count() / 1000));
       conn_ = pg::Connection::Open(WithConnectOptions(target_.conninfo, timeout_s));
       conn_->Exec(fmt::format("SET statement_timeout = {}", options_.timeout.count()));
-      conn_->Exec("SET lock_timeout = 1000");
+      // A lock wait gives up within the collector timeout too (after at most 1 s): the catalog
+      // views the collector reads are only locked by DDL, which should not stall monitoring.
+      conn_->Exec(fmt::format("SET lock_timeout = {}",
+                              std::min<std::int64_t>(1000, options_.timeout.count())));
     }
     CollectInstance(b);
     CollectActivity(b);
@@ -69,7 +80,7 @@ CollectResult PgCollector::Collect() {
                  target_.name, e.what());
     FamilyBuilder down(b.time());
     down.Gauge("dbmedic_pg_up", "1 if the cluster answered the last collection.", L(), 0);
-    return {down.Take(), std::string(e.what())};
+    return {down.Take(), std::string(e.what()), IsTimeout(e.what())};
   }
 }
 
