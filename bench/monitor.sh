@@ -113,13 +113,21 @@ sleep 3  # first collections (rates need two)
 LINES_AGENT=$(curl -s "http://127.0.0.1:$AGENT_PORT/metrics" | grep -vc '^#')
 
 if ((SOAK > 0)); then
-  echo "soak: $SOAK s, RSS every 60 s (kB)"
+  echo "soak: $SOAK s, RSS every 60 s (kB), history every ${HISTORY_INTERVAL}s, $(date -u +%H:%M) UTC"
   start_rss=$(rss_kb "$AGENT_PID")
   end=$((SECONDS + SOAK))
   next=$SECONDS
   while ((SECONDS < end)); do
     curl -s -o /dev/null "http://127.0.0.1:$AGENT_PORT/metrics"
-    if ((SECONDS >= next)); then echo "$((SECONDS))s rss=$(rss_kb "$AGENT_PID")"; next=$((SECONDS + 60)); fi
+    if ((SECONDS >= next)); then
+      # The agent's own view: heap in use (leaks) vs kept free (fragmentation), SQLite cache.
+      self=$(curl -s "http://127.0.0.1:$AGENT_PORT/metrics" | awk '
+        /^dbmedic_agent_heap_in_use_bytes/ {u=$2} /^dbmedic_agent_heap_free_bytes/ {f=$2}
+        /^dbmedic_agent_history_cache_bytes/ {c=$2} /^dbmedic_agent_history_series/ {s=$2}
+        END {printf "heap_in_use=%d heap_free=%d sqlite_cache=%d series=%d", u/1024, f/1024, c/1024, s}')
+      echo "$((SECONDS))s rss=$(rss_kb "$AGENT_PID") $self (kB)"
+      next=$((SECONDS + 60))
+    fi
     sleep "$INTERVAL"
   done
   echo "soak: start ${start_rss} kB, end $(rss_kb "$AGENT_PID") kB, peak $(hwm_kb "$AGENT_PID") kB"

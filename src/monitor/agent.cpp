@@ -3,6 +3,7 @@
 #include <malloc.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <fstream>
 
 #include <fmt/format.h>
@@ -188,13 +189,19 @@ void Agent::PublishAlertMetrics(const std::vector<AlertInstance>& alerts) {
   for (const auto& [state, n] : by_state) {
     b.Gauge("dbmedic_alerts", "Alerts by state.", {{"state", state}}, n);
   }
+  b.Counter("dbmedic_rule_evaluations_total", "Evaluations of the alert rules.", {},
+            evaluations_);
   {
     std::lock_guard lock(queue_mu_);
     for (const auto& [name, counts] : notify_counts_) {
       b.Counter("dbmedic_notifications_total", "Notifications delivered.", {{"notifier", name}},
-                counts.first);
-      b.Counter("dbmedic_notifications_failed_total", "Notifications that failed.",
-                {{"notifier", name}}, counts.second);
+                counts.delivered);
+      b.Counter("dbmedic_notifications_failed_total",
+                "Notifications given up after every attempt failed.", {{"notifier", name}},
+                counts.failed);
+      b.Counter("dbmedic_notification_retries_total",
+                "Delivery attempts repeated after a failure.", {{"notifier", name}},
+                counts.retries);
     }
   }
   registry_.PublishExtra("alerts", b.Take());
@@ -204,6 +211,7 @@ void Agent::EvaluatorLoop(std::stop_token stop) {
   while (SleepFor(stop, settings_.evaluation_interval)) {
     try {
       auto events = engine_->Evaluate(registry_.Merged());
+      ++evaluations_;
       auto alerts = engine_->Instances();
       PublishAlertMetrics(alerts);
       {
@@ -283,29 +291,26 @@ void Agent::DispatcherLoop(std::stop_token stop) {
       events.assign(queue_.begin(), queue_.end());
       queue_.clear();
     }
-    if (!events.empty()) Dispatch(events);
+    if (!events.empty()) Dispatch(stop, events);
   }
 }
 
-void Agent::Dispatch(const std::vector<AlertEvent>& events) {
+void Agent::Dispatch(std::stop_token stop, const std::vector<AlertEvent>& events) {
   // One delivery per alert: each has its own status, and a receiver can de-duplicate by
-  // fingerprint.
+  // fingerprint. Retries wait on the dispatcher thread only: evaluation goes on meanwhile.
+  RetrySleep sleep = [&stop](std::chrono::milliseconds d) { return SleepFor(stop, d); };
   for (const auto& event : events) {
     for (auto& notifier : notifiers_) {
       const auto& cfg = notifier->config();
       if (event.alert.state == AlertState::kResolved && !cfg.send_resolved) continue;
-      bool ok = true;
-      try {
-        notifier->Send({event}, settings_.external_url.empty() ? BaseUrl()
-                                                                : settings_.external_url);
-      } catch (const std::exception& e) {
-        ok = false;
-        spdlog::error("monitor: notifying '{}' of alert {} ({}) failed: {}", cfg.name,
-                      event.alert.rule, AlertStateName(event.alert.state), e.what());
-      }
+      DeliveryResult r = Deliver(*notifier, {event},
+                                 settings_.external_url.empty() ? BaseUrl()
+                                                                : settings_.external_url,
+                                 sleep);
       std::lock_guard lock(queue_mu_);
       auto& counts = notify_counts_[cfg.name];
-      (ok ? counts.first : counts.second) += 1;
+      (r.delivered ? counts.delivered : counts.failed) += 1;
+      counts.retries += r.attempts - 1;
     }
   }
 }

@@ -92,7 +92,7 @@ class Agent {
   void EvaluatorLoop(std::stop_token stop);
   void HistoryLoop(std::stop_token stop);
   void DispatcherLoop(std::stop_token stop);
-  void Dispatch(const std::vector<AlertEvent>& events);
+  void Dispatch(std::stop_token stop, const std::vector<AlertEvent>& events);
   void PublishAlertMetrics(const std::vector<AlertInstance>& alerts);
   void PublishSelfMetrics();  // history thread: RSS, heap, SQLite memory
 
@@ -107,6 +107,7 @@ class Agent {
   std::optional<HistoryStore> history_;
   std::unique_ptr<RulesEngine> engine_;  // used by the evaluator thread only
   std::string saved_signature_;          // evaluator thread only: states last saved
+  double evaluations_ = 0;               // evaluator thread only
 
   mutable std::mutex alerts_mu_;
   std::vector<AlertInstance> alerts_;  // guarded by alerts_mu_: copy for the HTTP thread
@@ -114,7 +115,12 @@ class Agent {
   std::mutex queue_mu_;
   std::condition_variable_any queue_cv_;
   std::deque<AlertEvent> queue_;  // guarded by queue_mu_
-  std::map<std::string, std::pair<double, double>> notify_counts_;  // guarded by queue_mu_
+  struct NotifyCounts {
+    double delivered = 0;
+    double failed = 0;
+    double retries = 0;
+  };
+  std::map<std::string, NotifyCounts> notify_counts_;  // guarded by queue_mu_
 
   std::unique_ptr<HttpServer> http_;
   std::vector<std::jthread> threads_;

@@ -1,6 +1,7 @@
 #include "monitor/pg_collector.hpp"
 
 #include <fmt/format.h>
+#include <libpq-fe.h>
 #include <spdlog/spdlog.h>
 
 #include "core/error.hpp"
@@ -73,9 +74,11 @@ CollectResult PgCollector::Collect() {
     CollectSlots(b);
     return {b.Take(), std::nullopt};
   } catch (const std::exception& e) {
-    // The connection may be broken: reopen it next time. Report the target as down, with what
-    // was collected before the failure dropped (a half-read snapshot would mislead the rules).
-    conn_.reset();
+    // A broken connection is reopened next time; one that only had a statement cancelled
+    // (timeout) is kept, so a stuck server never collects a pile of half-closed sessions.
+    // Report the target as down, with what was collected before the failure dropped (a
+    // half-read snapshot would mislead the rules).
+    if (conn_ && PQstatus(conn_->raw()) != CONNECTION_OK) conn_.reset();
     spdlog::warn("monitor: collecting PostgreSQL metrics of target '{}' failed: {}",
                  target_.name, e.what());
     FamilyBuilder down(b.time());
