@@ -70,12 +70,15 @@ listen_addresses = '127.0.0.1'
 unix_socket_directories = '$WORK/sock'
 archive_mode = on
 archive_command = 'true'
+shared_preload_libraries = 'pg_stat_statements'
 CONF
 runuser -u postgres -- "$PGBIN/pg_ctl" -D "$WORK/data" -l "$WORK/server.log" -w start >/dev/null
 PG_PID=$(head -1 "$WORK/data/postmaster.pid")
 runuser -u postgres -- "$PGBIN/pgbench" -h "$WORK/sock" -p "$PGPORT" -i -s 10 -q postgres >/dev/null 2>&1
 # Some databases, as a real server has them (both tools report per database).
 for db in app1 app2 app3; do runuser -u postgres -- "$PGBIN/psql" -h "$WORK/sock" -p "$PGPORT" -qc "CREATE DATABASE $db" postgres; done
+# The agent also keeps pg_stat_statements snapshots and wait-event samples (diagnose samplers).
+runuser -u postgres -- "$PGBIN/psql" -h "$WORK/sock" -p "$PGPORT" -qc "CREATE EXTENSION pg_stat_statements" postgres
 
 # Scrapes $1 every $INTERVAL s, $SCRAPES times; prints the per-scrape seconds, one per line.
 scrape_loop() {
@@ -104,6 +107,8 @@ pg_interval = "${INTERVAL}s"
 host_interval = "${INTERVAL}s"
 history_interval = "${HISTORY_INTERVAL}s"
 evaluation_interval = "${INTERVAL}s"
+[diagnose]
+snapshot_file = "$WORK/statements.json"
 CONF
 "$BIN" --config "$WORK/dbmedic.toml" --log-level warn monitor >"$WORK/agent.log" 2>&1 &
 AGENT_PID=$!
@@ -113,6 +118,10 @@ sleep 3  # first collections (rates need two)
 LINES_AGENT=$(curl -s "http://127.0.0.1:$AGENT_PORT/metrics" | grep -vc '^#')
 
 if ((SOAK > 0)); then
+  # A light, steady workload: statements for the snapshots, active sessions for the wait sampler.
+  runuser -u postgres -- "$PGBIN/pgbench" -h "$WORK/sock" -p "$PGPORT" -n -c 2 -R 20 -T "$SOAK" \
+    postgres >"$WORK/pgbench.log" 2>&1 &
+  PIDS+=("$!")
   echo "soak: $SOAK s, RSS every 60 s (kB), history every ${HISTORY_INTERVAL}s, $(date -u +%H:%M) UTC"
   start_rss=$(rss_kb "$AGENT_PID")
   end=$((SECONDS + SOAK))
@@ -164,7 +173,8 @@ SECTION=$(cat <<MD
 
 $(date -u +%Y-%m-%d), $(nproc) cores, PostgreSQL $("$PGBIN/postgres" --version | awk '{print $3}'), pgbench scale 10 + 3 empty
 databases, $SCRAPES scrapes every ${INTERVAL}s; dbmedic collects every ${INTERVAL}s (one collection per
-scrape) and serves its last snapshot. CPU is process CPU time per scrape (user + system, from
+scrape) and serves its last snapshot; it also samples wait events every 1 s and takes a
+pg_stat_statements snapshot every 5 min (its diagnose samplers, included in its CPU). CPU is process CPU time per scrape (user + system, from
 /proc, clock tick $((1000 / TICK)) ms, so figures below ~1 ms are coarse); "PG CPU" is the
 PostgreSQL backends' CPU per scrape.
 
