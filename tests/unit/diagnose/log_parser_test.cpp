@@ -413,8 +413,9 @@ TEST_F(LogFilesTest, ConcatenatedGzipMembersAreAllRead) {
   Write("b.log", second);
   core::RunChecked({"gzip", (dir_.path() / "a.log").string(), (dir_.path() / "b.log").string()});
   auto both = dir_.path() / "both.log.gz";
-  core::RunChecked({"sh", "-c", "cat a.log.gz b.log.gz > both.log.gz"},
-                   core::RunOptions{.cwd = dir_.path()});
+  core::RunOptions in_dir;
+  in_dir.cwd = dir_.path();
+  core::RunChecked({"sh", "-c", "cat a.log.gz b.log.gz > both.log.gz"}, in_dir);
   LogReport whole = AnalyzeLogs({both}, LogReportOptions{std::nullopt, 1, 0});
   LogReport plain = AnalyzeLogs({Write("ab.log", first + second)},
                                 LogReportOptions{std::nullopt, 1, 0});
