@@ -132,7 +132,8 @@ summary = "{{{{ $labels.target }}}} is up"
     return res ? json::parse(res->body, nullptr, false) : json();
   }
   static double CollectorRuns(const std::string& collector) {
-    for (const auto& c : Api("/healthz")["collectors"]) {
+    json health = Api("/healthz");  // a named object: the loop must not outlive a temporary
+    for (const auto& c : health["collectors"]) {
       if (c["name"] == collector) return c["runs"].get<double>();
     }
     return 0;
@@ -217,7 +218,8 @@ TEST_F(MonitorE2eTest, TopQueriesApiCountsStatementsRunWhileTheAgentRuns) {
   const std::string query = "SELECT count(*) FROM radar_t WHERE x > $1";
   json found;
   ASSERT_TRUE(WaitUntil([&] {
-    for (const auto& s : Api("/api/top-queries?since=1h&by=calls&limit=100")["statements"]) {
+    json top = Api("/api/top-queries?since=1h&by=calls&limit=100");
+    for (const auto& s : top["statements"]) {
       if (s["query"] == query) found = s;
     }
     return found.is_object() && found["calls"] == 5;
