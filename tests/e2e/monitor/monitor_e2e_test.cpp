@@ -13,6 +13,7 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "core/error.hpp"
 #include "core/fs.hpp"
 #include "core/subprocess.hpp"
 #include "harness/test_cluster.hpp"
@@ -60,7 +61,13 @@ class MonitorE2eTest : public ::testing::Test {
     cluster_->Sql("CREATE EXTENSION pg_stat_statements; "
                   "CREATE TABLE radar_t AS SELECT g AS x FROM generate_series(1, 1000) g");
     // A session waiting all along: the agent's wait sampler has something to see.
-    sleeper_ = new std::thread([] { cluster_->Sql("SELECT pg_sleep(60)"); });
+    sleeper_ = new std::thread([] {
+      try {
+        cluster_->Sql("SELECT pg_sleep(60)");
+      } catch (const Error& e) {  // TearDownTestSuite cancels it
+        sleeper_error_ = e.what();
+      }
+    });
     // An inactive physical slot stands for a disconnected standby: replication lag has data.
     cluster_->Sql("SELECT pg_create_physical_replication_slot('standby1', true)");
     dir_ = new core::TempDir("monitor-e2e");
@@ -114,6 +121,8 @@ summary = "{{{{ $labels.target }}}} is up"
                   "WHERE query = 'SELECT pg_sleep(60)'");
     sleeper_->join();
     delete sleeper_;
+    EXPECT_NE(sleeper_error_.find("canceling statement due to user request"), std::string::npos)
+        << sleeper_error_;
     delete dir_;
     delete cluster_;
   }
@@ -154,9 +163,11 @@ summary = "{{{{ $labels.target }}}} is up"
   static fs::path config_;
   static std::thread* agent_;
   static std::thread* sleeper_;
+  static std::string sleeper_error_;
   static core::ProcessResult result_;
 };
 std::thread* MonitorE2eTest::sleeper_ = nullptr;
+std::string MonitorE2eTest::sleeper_error_;
 TestCluster* MonitorE2eTest::cluster_ = nullptr;
 core::TempDir* MonitorE2eTest::dir_ = nullptr;
 int MonitorE2eTest::port_ = 0;
