@@ -3,7 +3,8 @@
 # scrape count. Measures per-scrape latency (curl time_total, median and p95), CPU per scrape of
 # the exporter process and of the PostgreSQL backends it drives, and the agent's RSS.
 #
-#   bench/monitor.sh [--scrapes N] [--interval SECONDS] [--soak SECONDS] [--results FILE]
+#   bench/monitor.sh [--scrapes N] [--interval SECONDS] [--soak SECONDS]
+#                    [--history-interval SECONDS] [--results FILE]
 #
 # --soak runs only the agent for SECONDS (e.g. 3600) with one scrape per interval and reports
 # RSS every minute (memory growth). Needs root (the cluster runs as postgres), pgbench, curl.
@@ -14,6 +15,7 @@ set -euo pipefail
 SCRAPES=60
 INTERVAL=1
 SOAK=0
+HISTORY_INTERVAL=15
 HERE=$(cd "$(dirname "$0")" && pwd)
 RESULTS="$HERE/RESULTS.md"
 while (($#)); do
@@ -21,6 +23,7 @@ while (($#)); do
     --scrapes) SCRAPES=$2; shift 2 ;;
     --interval) INTERVAL=$2; shift 2 ;;
     --soak) SOAK=$2; shift 2 ;;
+    --history-interval) HISTORY_INTERVAL=$2; shift 2 ;;
     --results) RESULTS=$2; shift 2 ;;
     *) echo "unknown option $1" >&2; exit 2 ;;
   esac
@@ -67,12 +70,15 @@ listen_addresses = '127.0.0.1'
 unix_socket_directories = '$WORK/sock'
 archive_mode = on
 archive_command = 'true'
+shared_preload_libraries = 'pg_stat_statements'
 CONF
 runuser -u postgres -- "$PGBIN/pg_ctl" -D "$WORK/data" -l "$WORK/server.log" -w start >/dev/null
 PG_PID=$(head -1 "$WORK/data/postmaster.pid")
 runuser -u postgres -- "$PGBIN/pgbench" -h "$WORK/sock" -p "$PGPORT" -i -s 10 -q postgres >/dev/null 2>&1
 # Some databases, as a real server has them (both tools report per database).
 for db in app1 app2 app3; do runuser -u postgres -- "$PGBIN/psql" -h "$WORK/sock" -p "$PGPORT" -qc "CREATE DATABASE $db" postgres; done
+# The agent also keeps pg_stat_statements snapshots and wait-event samples (diagnose samplers).
+runuser -u postgres -- "$PGBIN/psql" -h "$WORK/sock" -p "$PGPORT" -qc "CREATE EXTENSION pg_stat_statements" postgres
 
 # Scrapes $1 every $INTERVAL s, $SCRAPES times; prints the per-scrape seconds, one per line.
 scrape_loop() {
@@ -99,8 +105,10 @@ port = $AGENT_PORT
 history_path = "$WORK/monitor.db"
 pg_interval = "${INTERVAL}s"
 host_interval = "${INTERVAL}s"
-history_interval = "15s"
+history_interval = "${HISTORY_INTERVAL}s"
 evaluation_interval = "${INTERVAL}s"
+[diagnose]
+snapshot_file = "$WORK/statements.json"
 CONF
 "$BIN" --config "$WORK/dbmedic.toml" --log-level warn monitor >"$WORK/agent.log" 2>&1 &
 AGENT_PID=$!
@@ -110,13 +118,25 @@ sleep 3  # first collections (rates need two)
 LINES_AGENT=$(curl -s "http://127.0.0.1:$AGENT_PORT/metrics" | grep -vc '^#')
 
 if ((SOAK > 0)); then
-  echo "soak: $SOAK s, RSS every 60 s (kB)"
+  # A light, steady workload: statements for the snapshots, active sessions for the wait sampler.
+  runuser -u postgres -- "$PGBIN/pgbench" -h "$WORK/sock" -p "$PGPORT" -n -c 2 -R 20 -T "$SOAK" \
+    postgres >"$WORK/pgbench.log" 2>&1 &
+  PIDS+=("$!")
+  echo "soak: $SOAK s, RSS every 60 s (kB), history every ${HISTORY_INTERVAL}s, $(date -u +%H:%M) UTC"
   start_rss=$(rss_kb "$AGENT_PID")
   end=$((SECONDS + SOAK))
   next=$SECONDS
   while ((SECONDS < end)); do
     curl -s -o /dev/null "http://127.0.0.1:$AGENT_PORT/metrics"
-    if ((SECONDS >= next)); then echo "$((SECONDS))s rss=$(rss_kb "$AGENT_PID")"; next=$((SECONDS + 60)); fi
+    if ((SECONDS >= next)); then
+      # The agent's own view: heap in use (leaks) vs kept free (fragmentation), SQLite cache.
+      self=$(curl -s "http://127.0.0.1:$AGENT_PORT/metrics" | awk '
+        /^dbmedic_agent_heap_in_use_bytes/ {u=$2} /^dbmedic_agent_heap_free_bytes/ {f=$2}
+        /^dbmedic_agent_history_cache_bytes/ {c=$2} /^dbmedic_agent_history_series/ {s=$2}
+        END {printf "heap_in_use=%d heap_free=%d sqlite_cache=%d series=%d", u/1024, f/1024, c/1024, s}')
+      echo "$((SECONDS))s rss=$(rss_kb "$AGENT_PID") $self (kB)"
+      next=$((SECONDS + 60))
+    fi
     sleep "$INTERVAL"
   done
   echo "soak: start ${start_rss} kB, end $(rss_kb "$AGENT_PID") kB, peak $(hwm_kb "$AGENT_PID") kB"
@@ -153,7 +173,8 @@ SECTION=$(cat <<MD
 
 $(date -u +%Y-%m-%d), $(nproc) cores, PostgreSQL $("$PGBIN/postgres" --version | awk '{print $3}'), pgbench scale 10 + 3 empty
 databases, $SCRAPES scrapes every ${INTERVAL}s; dbmedic collects every ${INTERVAL}s (one collection per
-scrape) and serves its last snapshot. CPU is process CPU time per scrape (user + system, from
+scrape) and serves its last snapshot; it also samples wait events every 1 s and takes a
+pg_stat_statements snapshot every 5 min (its diagnose samplers, included in its CPU). CPU is process CPU time per scrape (user + system, from
 /proc, clock tick $((1000 / TICK)) ms, so figures below ~1 ms are coarse); "PG CPU" is the
 PostgreSQL backends' CPU per scrape.
 

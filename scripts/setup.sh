@@ -6,7 +6,7 @@ set -euo pipefail
 PACKAGES=(
   build-essential cmake pkg-config git ca-certificates
   postgresql-15 postgresql-contrib postgresql-client-15 postgresql-server-dev-15
-  libpq-dev libzstd-dev liblz4-dev libssl-dev libcurl4-openssl-dev
+  libpq-dev libzstd-dev zlib1g-dev liblz4-dev libssl-dev libcurl4-openssl-dev
   nlohmann-json3-dev libcli11-dev libfmt-dev libspdlog-dev libtomlplusplus-dev
   libcpp-httplib-dev libsqlite3-dev
   libgtest-dev libgmock-dev libbenchmark-dev

@@ -1,5 +1,5 @@
-// dbmedic dashboard: charts over the agent's history (/api/series) and the alert list
-// (/api/alerts). Plain JS and SVG drawn here; no external code (the agent may have no internet).
+// dbmedic dashboard: charts over the agent's history (/api/series), the alert list
+// (/api/alerts), top queries (/api/top-queries) and the wait profile (/api/waits). Plain JS and SVG drawn here; no external code (the agent may have no internet).
 "use strict";
 
 const CHARTS = [
@@ -152,9 +152,61 @@ async function refreshAlerts() {
   }
 }
 
+// Fills a table body with rows of cell texts; the table's data-rows says how many (for tests).
+function fillTable(id, rows, noteId, note) {
+  const table = document.getElementById(id);
+  const body = table.querySelector("tbody");
+  body.textContent = "";
+  for (const cells of rows) {
+    const row = document.createElement("tr");
+    for (const cell of cells) {
+      const td = document.createElement("td");
+      if (cell instanceof Node) td.append(cell); else td.textContent = cell;
+      row.append(td);
+    }
+    body.append(row);
+  }
+  table.setAttribute("data-rows", String(rows.length));
+  document.getElementById(noteId).textContent = note;
+}
+
+function shareBar(share) {
+  const bar = document.createElement("span");
+  bar.className = "bar";
+  bar.style.width = Math.round(share * 100) + "px";
+  return bar;
+}
+
+async function refreshTopQueries(range) {
+  try {
+    const top = await fetchJson("api/top-queries?" + new URLSearchParams({ since: range }));
+    const rows = top.statements.map((q) => [q.query.replace(/\s+/g, " ").slice(0, 160), q.calls,
+      q.total_ms.toFixed(1), q.mean_ms.toFixed(2), q.rows, (q.share * 100).toFixed(1) + "%"]);
+    fillTable("top-queries", rows, "top-queries-note",
+      `${top.total_calls} calls, ${top.total_ms.toFixed(0)} ms over the last ` +
+      `${Math.round(top.interval_s)} s (target ${top.target})`);
+  } catch (e) {
+    fillTable("top-queries", [], "top-queries-note", "no data: " + e.message);
+  }
+}
+
+async function refreshWaits(range) {
+  try {
+    const w = await fetchJson("api/waits?" + new URLSearchParams({ since: range }));
+    const rows = w.by_event.map((e) => [e.event, e.detail, e.seconds.toFixed(1),
+      (e.share * 100).toFixed(1) + "%", shareBar(e.share)]);
+    fillTable("waits", rows, "waits-note",
+      `${w.samples} session samples in ${w.snapshots} rounds, ` +
+      `${w.average_active_sessions.toFixed(2)} active sessions on average (target ${w.target})`);
+  } catch (e) {
+    fillTable("waits", [], "waits-note", "no data: " + e.message);
+  }
+}
+
 async function refresh() {
   const range = document.getElementById("range").value;
-  await Promise.all([refreshCharts(range), refreshAlerts().catch((e) => console.error(e))]);
+  await Promise.all([refreshCharts(range), refreshAlerts().catch((e) => console.error(e)),
+    refreshTopQueries(range), refreshWaits(range)]);
   document.getElementById("updated").textContent = "updated " + new Date().toLocaleTimeString();
   document.body.setAttribute("data-rendered", "true");
 }

@@ -8,6 +8,7 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include "cli/agent_diagnose.hpp"
 #include "cli/command.hpp"
 #include "core/error.hpp"
 #include "monitor/agent.hpp"
@@ -76,6 +77,7 @@ void Run(Context& ctx, const MonitorArgs& args) {
   monitor::SystemClock clock;
   monitor::Agent agent(settings, std::move(targets), std::move(rules), std::move(notifiers),
                        clock);
+  AttachDiagnose(agent, config);  // top queries and wait events, kept by the agent
   agent.Start();
   if (ctx.json()) {
     PrintJson({{"url", agent.BaseUrl()}, {"port", agent.port()}});
@@ -96,7 +98,9 @@ void Setup(CLI::App& root, Context& ctx) {
   for (const char* key : {"monitor.listen_address", "monitor.port", "monitor.history_path",
                           "monitor.host_interval", "monitor.pg_interval",
                           "monitor.evaluation_interval", "monitor.history_interval",
-                          "cluster.host", "cluster.port", "cluster.data_dir"}) {
+                          "cluster.host", "cluster.port", "cluster.data_dir",
+                          "diagnose.snapshot_interval", "diagnose.wait_sample_interval",
+                          "diagnose.snapshot_file"}) {
     AddConfigOption(cmd, ctx, key);
   }
   cmd->add_option("--run-for", args->run_for,

@@ -1,6 +1,7 @@
 // `dbmedic top-queries [--since 15m] [--by total|mean|calls|io|rows] [--limit N]`: what ran
 // lately, from pg_stat_statements deltas — against a stored snapshot (--since, from the file the
-// agent or `--record` keeps) or between two snapshots --interval apart.
+// agent or `--record` keeps) or, when there is none that old (no agent running), between two
+// snapshots --interval apart.
 #include <chrono>
 #include <thread>
 
@@ -42,28 +43,60 @@ std::filesystem::path SnapshotFile(const core::Config& config, std::string_view 
   return config.Path("diagnose.snapshot_file");
 }
 
-diagnose::TopStatements Measure(Context& ctx, const TopArgs& args, pg::Connection& conn) {
+struct Measured {
+  diagnose::TopStatements top;
+  std::string source;  // "snapshots" (the agent's or --record's) or "interval"
+  std::string note;    // why --since fell back to measuring now (empty otherwise)
+};
+
+// The stored snapshot at least `since` old: nullopt with the reason when there is none.
+std::optional<diagnose::StatementSnapshot> StoredSnapshot(const core::Config& config,
+                                                          const std::string& since,
+                                                          std::string& why_not) {
+  auto file_key = config.Optional("diagnose.snapshot_file");
+  if (!file_key || file_key->empty()) {
+    why_not = "diagnose.snapshot_file is not set (the agent keeps its snapshots there)";
+    return std::nullopt;
+  }
+  auto file = config.Path("diagnose.snapshot_file");
+  std::error_code ec;
+  if (!std::filesystem::exists(file, ec)) {
+    why_not = fmt::format("'{}' does not exist: is `dbmedic monitor` running?", file.string());
+    return std::nullopt;
+  }
+  auto store = LoadStore(file);
+  const auto* old = store.AtOrBefore(diagnose::Clock::now() - core::ParseDuration(since));
+  if (old == nullptr) {
+    why_not = fmt::format("no snapshot {} old in '{}' ({} snapshot(s))", since, file.string(),
+                          store.size());
+    return std::nullopt;
+  }
+  return *old;
+}
+
+Measured Measure(Context& ctx, const TopArgs& args, pg::Connection& conn) {
   auto order = diagnose::ParseStatementOrder(args.by);
-  const core::Config& config = ctx.config();
+  Measured m;
   if (!args.since.empty()) {
-    auto file = SnapshotFile(config, "--since");
-    auto store = LoadStore(file);
-    auto since = core::ParseDuration(args.since);
-    const auto* old = store.AtOrBefore(diagnose::Clock::now() - since);
-    if (old == nullptr) {
-      throw Error(ErrorCode::kNotFound,
-                  fmt::format("no pg_stat_statements snapshot {} old in '{}' ({} snapshot(s))",
-                              args.since, file.string(), store.size()),
-                  "the agent (or `dbmedic top-queries --record` from cron) keeps them; measure "
-                  "now with --interval 30s instead");
+    if (auto old = StoredSnapshot(ctx.config(), args.since, m.note)) {
+      m.top = diagnose::DiffSnapshots(*old, diagnose::TakeStatementSnapshot(conn), order,
+                                      args.limit);
+      m.source = "snapshots";
+      return m;
     }
-    return diagnose::DiffSnapshots(*old, diagnose::TakeStatementSnapshot(conn), order, args.limit);
+    m.note += fmt::format("; measuring over --interval {} instead", args.interval);
   }
   auto interval = core::ParseDuration(args.interval);
   auto before = diagnose::TakeStatementSnapshot(conn);
-  if (!ctx.json()) fmt::print("Measuring for {} ...\n", args.interval);
+  if (!ctx.json()) {
+    if (!m.note.empty()) fmt::print("{}\n", m.note);
+    fmt::print("Measuring for {} ...\n", args.interval);
+  }
   std::this_thread::sleep_for(interval);
-  return diagnose::DiffSnapshots(before, diagnose::TakeStatementSnapshot(conn), order, args.limit);
+  m.top = diagnose::DiffSnapshots(before, diagnose::TakeStatementSnapshot(conn), order,
+                                  args.limit);
+  m.source = "interval";
+  return m;
 }
 
 void Print(const diagnose::TopStatements& top) {
@@ -103,12 +136,15 @@ void Run(Context& ctx, const TopArgs& args) {
     }
     return;
   }
-  diagnose::TopStatements top = Measure(ctx, args, conn);
+  Measured m = Measure(ctx, args, conn);
   if (ctx.json()) {
-    PrintJson(diagnose::TopStatementsToJson(top));
+    auto j = diagnose::TopStatementsToJson(m.top);
+    j["source"] = m.source;
+    if (!m.note.empty()) j["note"] = m.note;
+    PrintJson(j);
     return;
   }
-  Print(top);
+  Print(m.top);
 }
 
 void Setup(CLI::App& root, Context& ctx) {
@@ -119,8 +155,8 @@ void Setup(CLI::App& root, Context& ctx) {
       "blocks hit/read, temp blocks, share of time. Needs pg_stat_statements (the error says "
       "what to change).");
   cmd->add_option("--since", args->since,
-                  "Compare with the stored snapshot this old (15m, 1h; needs "
-                  "diagnose.snapshot_file)");
+                  "Compare with the agent's stored snapshot this old (15m, 1h; from "
+                  "diagnose.snapshot_file); without one, measure over --interval");
   cmd->add_option("--interval", args->interval,
                   "Without --since: measure between two snapshots this far apart (default 10s)");
   cmd->add_option("--by", args->by, "Order: total, mean, calls, io, rows (default total)");

@@ -148,6 +148,15 @@ constexpr OptionSpec kOptions[] = {
      "--log-line-prefix"},
     {"diagnose.jobs", T::kInt, "0", "Parallel workers of log-report (0 = number of cores).",
      "0..64", false, "--log-jobs"},
+    {"diagnose.snapshot_interval", T::kDuration, "5m",
+     "How often the monitor agent takes a pg_stat_statements snapshot (0: never)."},
+    {"diagnose.snapshot_keep", T::kInt, "13",
+     "pg_stat_statements snapshots the agent keeps (memory: this x the view's size).", "2..1000"},
+    {"diagnose.wait_sample_interval", T::kDuration, "1s",
+     "How often the monitor agent samples wait events of active sessions (0: never)."},
+    {"diagnose.wait_history_samples", T::kInt, "10000",
+     "Session samples the agent's active-session history keeps (oldest dropped).",
+     "100..1000000"},
     // END diagnose options
 };
 

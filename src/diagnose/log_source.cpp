@@ -1,9 +1,6 @@
 #include "diagnose/log_source.hpp"
 
 #include <fcntl.h>
-#include <signal.h>
-#include <spawn.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -11,11 +8,10 @@
 #include <vector>
 
 #include <fmt/format.h>
+#include <zlib.h>
 #include <zstd.h>
 
 #include "core/error.hpp"
-
-extern char** environ;
 
 namespace dbmedic::diagnose {
 namespace {
@@ -131,64 +127,64 @@ class ZstdSource : public ByteSource {
   bool frame_done_ = true;
 };
 
-// `gzip -dc FILE` with its stdout on a pipe; the child is reaped by Read at the end or killed by
-// the destructor. Decompression then runs on another core, in parallel with the parser.
-class GzipPipeSource : public ByteSource {
+// gzip through zlib's streaming inflate. Concatenated members (`cat a.gz b.gz`, what logrotate
+// and some shippers produce) are read one after the other, as `gzip -dc` does.
+class GzipSource : public ByteSource {
  public:
-  explicit GzipPipeSource(const fs::path& path) : path_(path) {
-    int fds[2];
-    if (::pipe2(fds, O_CLOEXEC) != 0) throw SystemError(errno, "create pipe for", path.string());
-    Fd read_end(fds[0]);
-    Fd write_end(fds[1]);
-    posix_spawn_file_actions_t actions;
-    posix_spawn_file_actions_init(&actions);
-    posix_spawn_file_actions_adddup2(&actions, write_end.get(), 1);
-    std::string file = path.string();
-    std::vector<char*> argv = {const_cast<char*>("gzip"), const_cast<char*>("-dc"),
-                               const_cast<char*>("--"), file.data(), nullptr};
-    int rc = ::posix_spawnp(&pid_, "gzip", &actions, nullptr, argv.data(), environ);
-    posix_spawn_file_actions_destroy(&actions);
-    if (rc != 0) {
-      throw Error(ErrorCode::kIo, fmt::format("unable to run gzip for '{}': {}", file,
-                                              std::strerror(rc)),
-                  "install gzip (Debian package gzip)");
-    }
-    read_fd_ = std::move(read_end);
-  }
-  ~GzipPipeSource() noexcept override {
-    if (pid_ > 0) {
-      ::kill(pid_, SIGKILL);
-      int status = 0;
-      ::waitpid(pid_, &status, 0);
+  explicit GzipSource(const fs::path& path)
+      : path_(path), file_(path, 0, UINT64_MAX), in_buffer_(std::size_t{1} << 18) {
+    // 16 + MAX_WBITS: expect the gzip wrapper (header and CRC-32 trailer), not raw zlib.
+    if (inflateInit2(&z_, 16 + MAX_WBITS) != Z_OK) {
+      throw Error(ErrorCode::kInternal, "unable to allocate a zlib stream");
     }
   }
+  ~GzipSource() noexcept override { inflateEnd(&z_); }
+  GzipSource(const GzipSource&) = delete;  // z_ points into this object's buffers
+  GzipSource& operator=(const GzipSource&) = delete;
 
   std::size_t Read(char* buffer, std::size_t size) override {
-    for (;;) {
-      ssize_t n = ::read(read_fd_.get(), buffer, size);
-      if (n < 0 && errno == EINTR) continue;
-      if (n < 0) throw SystemError(errno, "read gzip output of", path_.string());
-      if (n == 0) Reap();
-      return static_cast<std::size_t>(n);
+    const auto want = static_cast<uInt>(std::min<std::size_t>(size, UINT32_MAX));
+    z_.next_out = reinterpret_cast<Bytef*>(buffer);
+    z_.avail_out = want;
+    while (z_.avail_out == want) {  // until some output, or the end
+      if (z_.avail_in == 0 && !Refill()) {
+        if (!member_done_) {
+          throw Error(ErrorCode::kCorrupt,
+                      fmt::format("gzip log file '{}' is truncated", path_.string()),
+                      "the file ends inside a compressed member; check how it was copied");
+        }
+        break;
+      }
+      if (member_done_) {  // another member follows the previous one's trailer
+        inflateReset(&z_);
+        member_done_ = false;
+      }
+      int rc = inflate(&z_, Z_NO_FLUSH);
+      if (rc == Z_STREAM_END) {
+        member_done_ = true;
+      } else if (rc != Z_OK && rc != Z_BUF_ERROR) {
+        throw Error(ErrorCode::kCorrupt,
+                    fmt::format("unable to decompress gzip log file '{}': {}", path_.string(),
+                                z_.msg ? z_.msg : "invalid data"),
+                    "check the file with `gzip -t`");
+      }
     }
+    return want - z_.avail_out;
   }
 
  private:
-  void Reap() {
-    if (pid_ <= 0) return;
-    int status = 0;
-    ::waitpid(pid_, &status, 0);
-    pid_ = -1;
-    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-      throw Error(ErrorCode::kCorrupt,
-                  fmt::format("unable to decompress gzip log file '{}'", path_.string()),
-                  "check the file with `gzip -t`");
-    }
+  bool Refill() {
+    std::size_t n = file_.Read(in_buffer_.data(), in_buffer_.size());
+    z_.next_in = reinterpret_cast<Bytef*>(in_buffer_.data());
+    z_.avail_in = static_cast<uInt>(n);
+    return n > 0;
   }
 
   fs::path path_;
-  Fd read_fd_;
-  pid_t pid_ = -1;
+  FileRangeSource file_;
+  std::vector<char> in_buffer_;
+  z_stream z_{};  // initialised by the constructor, ended by the destructor
+  bool member_done_ = false;
 };
 
 }  // namespace
@@ -212,7 +208,7 @@ std::unique_ptr<ByteSource> OpenFileRange(const fs::path& path, std::uint64_t be
 
 std::unique_ptr<ByteSource> OpenLogFile(const fs::path& path) {
   switch (DetectCompression(path)) {
-    case Compression::kGzip: return std::make_unique<GzipPipeSource>(path);
+    case Compression::kGzip: return std::make_unique<GzipSource>(path);
     case Compression::kZstd: return std::make_unique<ZstdSource>(path);
     case Compression::kNone: break;
   }

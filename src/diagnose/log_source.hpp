@@ -1,6 +1,5 @@
 // Byte streams of server log files: plain files (a byte range of them, for parallel parsing),
-// gzip (decompressed by a `gzip -dc` child process: zlib is not linked into dbmedic_diagnose) and
-// zstd (libzstd streaming). A LineReader cuts a stream into lines with one big buffer.
+// gzip (zlib streaming inflate, concatenated members too) and zstd (libzstd streaming). A LineReader cuts a stream into lines with one big buffer.
 // One source per thread; not thread-safe.
 #pragma once
 

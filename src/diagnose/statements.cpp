@@ -219,6 +219,10 @@ const StatementSnapshot* StatementSnapshotStore::AtOrBefore(Clock::time_point ti
   return found;
 }
 
+const StatementSnapshot* StatementSnapshotStore::Oldest() const {
+  return snapshots_.empty() ? nullptr : &snapshots_.front();
+}
+
 const StatementSnapshot* StatementSnapshotStore::Newest() const {
   return snapshots_.empty() ? nullptr : &snapshots_.back();
 }

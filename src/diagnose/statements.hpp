@@ -85,6 +85,7 @@ class StatementSnapshotStore {
   // The newest snapshot taken at or before `time`; nullopt if none is that old.
   const StatementSnapshot* AtOrBefore(Clock::time_point time) const;
   const StatementSnapshot* Newest() const;
+  const StatementSnapshot* Oldest() const;
   std::size_t size() const { return snapshots_.size(); }
 
   // File format: JSON {"format": "dbmedic-statement-snapshots", "version": 1, "snapshots":

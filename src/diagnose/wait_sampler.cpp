@@ -140,6 +140,10 @@ void ActiveSessionHistory::Add(const std::vector<WaitSample>& round) {
   while (samples_.size() > max_samples_) samples_.pop_front();
   std::int64_t oldest = samples_.empty() ? t : samples_.front().time_ms;
   while (rounds_.size() > 1 && rounds_.front() < oldest) rounds_.pop_front();
+  // Quiet rounds add no samples, so old samples could pin an ever longer list of rounds: cap it
+  // too, and drop the samples older than the oldest round kept.
+  while (rounds_.size() > max_samples_) rounds_.pop_front();
+  while (!samples_.empty() && samples_.front().time_ms < rounds_.front()) samples_.pop_front();
 }
 
 SamplingRun ActiveSessionHistory::Since(std::int64_t since_ms) const {

@@ -64,7 +64,8 @@ struct SamplingRun {
 SamplingRun SampleFor(pg::Connection& conn, std::chrono::milliseconds duration,
                       std::chrono::milliseconds interval, std::stop_token stop = {});
 
-// A bounded history of samples (oldest dropped first), for the agent's continuous sampling.
+// A bounded history of samples (oldest dropped first), for the agent's continuous sampling: at
+// most `max_samples` samples and as many rounds.
 class ActiveSessionHistory {
  public:
   explicit ActiveSessionHistory(std::size_t max_samples) : max_samples_(max_samples) {}

@@ -1,5 +1,11 @@
 #include "monitor/agent.hpp"
 
+#include <malloc.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <fstream>
+
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
@@ -84,8 +90,32 @@ Agent::Agent(AgentSettings settings, std::vector<MonitorTarget> targets,
 
 Agent::~Agent() { Stop(); }
 
+void Agent::AddCollector(std::unique_ptr<Collector> collector) {
+  if (started_) {
+    throw Error(ErrorCode::kInternal, "Agent::AddCollector called after Start()");
+  }
+  collectors_.push_back(std::move(collector));
+}
+
+void Agent::AddRoute(HttpRoute route) {
+  if (started_) throw Error(ErrorCode::kInternal, "Agent::AddRoute called after Start()");
+  bool taken = std::any_of(routes_.begin(), routes_.end(),
+                           [&](const HttpRoute& r) { return r.path == route.path; });
+  if (!route.path.starts_with("/api/") || taken || route.path == "/api/alerts" ||
+      route.path == "/api/targets" || route.path == "/api/rules" ||
+      route.path == "/api/metrics" || route.path == "/api/series") {
+    throw Error(ErrorCode::kInternal,
+                fmt::format("agent route '{}' must start with /api/ and not be taken",
+                            route.path));
+  }
+  routes_.push_back(std::move(route));
+}
+
 void Agent::Start() {
   if (started_) return;
+  // A dozen mostly idle threads each got a malloc arena whose freed memory stayed in the
+  // process (the one-hour soak's slow RSS climb was that "free but kept" heap): two arenas do.
+  ::mallopt(M_ARENA_MAX, 2);
   history_ = HistoryStore::Open(settings_.history_path);
   engine_->Restore(history_->LoadAlerts());
   {
@@ -139,7 +169,7 @@ void Agent::CollectorLoop(std::stop_token stop, Collector& collector) {
     double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
                          .count();
     registry_.Publish(collector.name(), std::move(result.families), seconds, result.error,
-                      std::chrono::system_clock::now());
+                      std::chrono::system_clock::now(), result.timed_out);
     auto elapsed = std::chrono::duration_cast<std::chrono::milliseconds>(
         std::chrono::steady_clock::now() - start);
     // Fixed interval between starts; a run longer than the interval is followed at once.
@@ -162,13 +192,19 @@ void Agent::PublishAlertMetrics(const std::vector<AlertInstance>& alerts) {
   for (const auto& [state, n] : by_state) {
     b.Gauge("dbmedic_alerts", "Alerts by state.", {{"state", state}}, n);
   }
+  b.Counter("dbmedic_rule_evaluations_total", "Evaluations of the alert rules.", {},
+            evaluations_);
   {
     std::lock_guard lock(queue_mu_);
     for (const auto& [name, counts] : notify_counts_) {
       b.Counter("dbmedic_notifications_total", "Notifications delivered.", {{"notifier", name}},
-                counts.first);
-      b.Counter("dbmedic_notifications_failed_total", "Notifications that failed.",
-                {{"notifier", name}}, counts.second);
+                counts.delivered);
+      b.Counter("dbmedic_notifications_failed_total",
+                "Notifications given up after every attempt failed.", {{"notifier", name}},
+                counts.failed);
+      b.Counter("dbmedic_notification_retries_total",
+                "Delivery attempts repeated after a failure.", {{"notifier", name}},
+                counts.retries);
     }
   }
   registry_.PublishExtra("alerts", b.Take());
@@ -178,6 +214,7 @@ void Agent::EvaluatorLoop(std::stop_token stop) {
   while (SleepFor(stop, settings_.evaluation_interval)) {
     try {
       auto events = engine_->Evaluate(registry_.Merged());
+      ++evaluations_;
       auto alerts = engine_->Instances();
       PublishAlertMetrics(alerts);
       {
@@ -206,10 +243,38 @@ void Agent::EvaluatorLoop(std::stop_token stop) {
   }
 }
 
+void Agent::PublishSelfMetrics() {
+  FamilyBuilder b(clock_.Now());
+  std::ifstream statm("/proc/self/statm");
+  double pages_total = 0, pages_resident = 0;
+  if (statm >> pages_total >> pages_resident) {
+    b.Gauge("dbmedic_agent_resident_memory_bytes", "Resident set size of the agent process.", {},
+            pages_resident * static_cast<double>(::sysconf(_SC_PAGESIZE)));
+  }
+  // In use vs free-but-kept by malloc: a leak grows the first, fragmentation the second.
+  struct mallinfo2 heap = ::mallinfo2();
+  b.Gauge("dbmedic_agent_heap_in_use_bytes", "Heap bytes allocated and not freed (malloc).", {},
+          static_cast<double>(heap.uordblks + heap.hblkhd));
+  b.Gauge("dbmedic_agent_heap_free_bytes", "Heap bytes freed but kept by malloc.", {},
+          static_cast<double>(heap.fordblks));
+  HistoryMemory m = history_->Memory();
+  b.Gauge("dbmedic_agent_history_cache_bytes", "SQLite page cache of the history store.", {},
+          static_cast<double>(m.cache_bytes));
+  b.Gauge("dbmedic_agent_sqlite_memory_bytes", "Memory SQLite has allocated.", {},
+          static_cast<double>(m.sqlite_bytes));
+  b.Gauge("dbmedic_agent_history_series", "Series ids the history writer caches.", {},
+          static_cast<double>(m.series));
+  registry_.PublishExtra("agent", b.Take());
+}
+
 void Agent::HistoryLoop(std::stop_token stop) {
   auto last_maintenance = std::chrono::steady_clock::now();
   while (SleepFor(stop, settings_.history_interval)) {
     try {
+      // Hand memory freed since the last round back to the system, so RSS follows what is in
+      // use rather than the peak of every thread's arena (cheap: a heap of a few MB).
+      ::malloc_trim(0);
+      PublishSelfMetrics();
       history_->Write(registry_.Merged());
       if (std::chrono::steady_clock::now() - last_maintenance >= settings_.maintenance_interval) {
         last_maintenance = std::chrono::steady_clock::now();
@@ -232,29 +297,26 @@ void Agent::DispatcherLoop(std::stop_token stop) {
       events.assign(queue_.begin(), queue_.end());
       queue_.clear();
     }
-    if (!events.empty()) Dispatch(events);
+    if (!events.empty()) Dispatch(stop, events);
   }
 }
 
-void Agent::Dispatch(const std::vector<AlertEvent>& events) {
+void Agent::Dispatch(std::stop_token stop, const std::vector<AlertEvent>& events) {
   // One delivery per alert: each has its own status, and a receiver can de-duplicate by
-  // fingerprint.
+  // fingerprint. Retries wait on the dispatcher thread only: evaluation goes on meanwhile.
+  RetrySleep sleep = [&stop](std::chrono::milliseconds d) { return SleepFor(stop, d); };
   for (const auto& event : events) {
     for (auto& notifier : notifiers_) {
       const auto& cfg = notifier->config();
       if (event.alert.state == AlertState::kResolved && !cfg.send_resolved) continue;
-      bool ok = true;
-      try {
-        notifier->Send({event}, settings_.external_url.empty() ? BaseUrl()
-                                                                : settings_.external_url);
-      } catch (const std::exception& e) {
-        ok = false;
-        spdlog::error("monitor: notifying '{}' of alert {} ({}) failed: {}", cfg.name,
-                      event.alert.rule, AlertStateName(event.alert.state), e.what());
-      }
+      DeliveryResult r = Deliver(*notifier, {event},
+                                 settings_.external_url.empty() ? BaseUrl()
+                                                                : settings_.external_url,
+                                 sleep);
       std::lock_guard lock(queue_mu_);
       auto& counts = notify_counts_[cfg.name];
-      (ok ? counts.first : counts.second) += 1;
+      (r.delivered ? counts.delivered : counts.failed) += 1;
+      counts.retries += r.attempts - 1;
     }
   }
 }

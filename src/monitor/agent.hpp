@@ -23,6 +23,7 @@
 #include "monitor/clock.hpp"
 #include "monitor/collector.hpp"
 #include "monitor/history_store.hpp"
+#include "monitor/http_route.hpp"
 #include "monitor/notifier.hpp"
 #include "monitor/registry.hpp"
 #include "monitor/rules_engine.hpp"
@@ -63,6 +64,15 @@ class Agent {
   Agent(const Agent&) = delete;
   Agent& operator=(const Agent&) = delete;
 
+  // Extension points for other modules, wired in by the CLI (monitor never includes them). Call
+  // before Start(). A collector gets its own thread and interval; its families join /metrics,
+  // the history and the rules like the built-in ones, and its health is in the
+  // dbmedic_collector_* families. A route is a GET path served next to /api/*; its path must
+  // start with "/api/" and not be taken (Error(kInternal) otherwise).
+  void AddCollector(std::unique_ptr<Collector> collector);
+  void AddRoute(HttpRoute route);
+  const std::vector<HttpRoute>& routes() const { return routes_; }
+
   // Opens the history store, binds the HTTP port and starts the threads. Throws Error(kConflict)
   // if the port is taken, Error(kIo) if the store cannot be opened.
   void Start();
@@ -82,8 +92,9 @@ class Agent {
   void EvaluatorLoop(std::stop_token stop);
   void HistoryLoop(std::stop_token stop);
   void DispatcherLoop(std::stop_token stop);
-  void Dispatch(const std::vector<AlertEvent>& events);
+  void Dispatch(std::stop_token stop, const std::vector<AlertEvent>& events);
   void PublishAlertMetrics(const std::vector<AlertInstance>& alerts);
+  void PublishSelfMetrics();  // history thread: RSS, heap, SQLite memory
 
   AgentSettings settings_;
   std::vector<MonitorTarget> targets_;
@@ -91,10 +102,12 @@ class Agent {
   const Clock& clock_;
   Registry registry_;
   std::vector<std::unique_ptr<Collector>> collectors_;
+  std::vector<HttpRoute> routes_;  // extra routes, fixed once started
   std::vector<std::unique_ptr<Notifier>> notifiers_;
   std::optional<HistoryStore> history_;
   std::unique_ptr<RulesEngine> engine_;  // used by the evaluator thread only
   std::string saved_signature_;          // evaluator thread only: states last saved
+  double evaluations_ = 0;               // evaluator thread only
 
   mutable std::mutex alerts_mu_;
   std::vector<AlertInstance> alerts_;  // guarded by alerts_mu_: copy for the HTTP thread
@@ -102,7 +115,12 @@ class Agent {
   std::mutex queue_mu_;
   std::condition_variable_any queue_cv_;
   std::deque<AlertEvent> queue_;  // guarded by queue_mu_
-  std::map<std::string, std::pair<double, double>> notify_counts_;  // guarded by queue_mu_
+  struct NotifyCounts {
+    double delivered = 0;
+    double failed = 0;
+    double retries = 0;
+  };
+  std::map<std::string, NotifyCounts> notify_counts_;  // guarded by queue_mu_
 
   std::unique_ptr<HttpServer> http_;
   std::vector<std::jthread> threads_;

@@ -1,6 +1,8 @@
 // A collector reads one source (the host, one PostgreSQL cluster) and returns metric families.
-// The CollectorRunner calls Collect() from one thread only, so a collector never has more than
-// one query in flight; collectors keep state between calls (previous counters, connections).
+// The agent runs each collector on its own thread and calls Collect() from that thread only, so a
+// collector never has more than one query in flight and a slow one never delays the others;
+// collectors keep state between calls (previous counters, connections). Other modules' samplers
+// join the agent through Agent::AddCollector with this interface.
 #pragma once
 
 #include <chrono>
@@ -16,6 +18,9 @@ struct CollectResult {
   // Set when the collection failed (in part): counted in dbmedic_collector_errors_total. The
   // families collected so far (e.g. dbmedic_pg_up 0) are still published.
   std::optional<std::string> error;
+  // The error was a timeout (statement or lock timeout, connect timeout): also counted in
+  // dbmedic_collector_timeouts_total.
+  bool timed_out = false;
 };
 
 class Collector {

@@ -96,8 +96,12 @@ HistoryStore HistoryStore::Open(const std::filesystem::path& path, Mode mode) {
   db->handle.reset(raw);
   if (rc != SQLITE_OK) db->Fail("open", path);
   sqlite3_busy_timeout(raw, 5000);
+  if (mode == Mode::kReadOnly) {
+    db->Exec(fmt::format("PRAGMA cache_size=-{};", kCacheKiB).c_str(), path);
+  }
   if (mode == Mode::kReadWrite) {
     db->Exec("PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;", path);
+    db->Exec(fmt::format("PRAGMA cache_size=-{};", kCacheKiB).c_str(), path);
     db->Exec(kSchema, path);
   }
   return HistoryStore(path, std::move(db));
@@ -217,6 +221,17 @@ MaintenanceResult HistoryStore::Maintain(TimePoint now, const HistoryPolicy& pol
   }
   db_->series_ids.clear();
   return result;
+}
+
+HistoryMemory HistoryStore::Memory() const {
+  std::lock_guard lock(*mu_);
+  HistoryMemory m;
+  int current = 0, high = 0;
+  sqlite3_db_status(db_->handle.get(), SQLITE_DBSTATUS_CACHE_USED, &current, &high, 0);
+  m.cache_bytes = current;
+  m.sqlite_bytes = sqlite3_memory_used();
+  m.series = db_->series_ids.size();
+  return m;
 }
 
 void HistoryStore::SaveAlerts(const std::vector<AlertInstance>& alerts) {

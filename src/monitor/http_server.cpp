@@ -220,6 +220,14 @@ void HttpServer::Routes() {
     }
     SendJson(res, out);
   });
+  for (const auto& route : agent_.routes()) {
+    server_->Get(route.path, [&route](const httplib::Request& req, httplib::Response& res) {
+      HttpParams params(req.params.begin(), req.params.end());
+      HttpReply reply = route.handler(params);
+      res.status = reply.status;
+      res.set_content(reply.body, reply.content_type);
+    });
+  }
   server_->Get(R"(/(.*))", [](const httplib::Request& req, httplib::Response& res) {
     std::string path = req.matches[1];
     if (path.empty()) path = "index.html";

@@ -54,7 +54,8 @@ class CommandNotifier final : public Notifier {
 };
 
 NotifierConfig ParseOne(const SectionReader& r) {
-  r.RejectUnknown({"name", "type", "url", "command", "timeout", "send_resolved"});
+  r.RejectUnknown({"name", "type", "url", "command", "timeout", "send_resolved", "retries",
+                   "retry_backoff"});
   NotifierConfig c;
   c.name = r.RequireString("name");
   std::string type = r.RequireString("type");
@@ -79,6 +80,10 @@ NotifierConfig ParseOne(const SectionReader& r) {
   c.timeout = r.Duration("timeout").value_or(c.timeout);
   if (c.timeout.count() <= 0) r.Fail("timeout", "must be positive");
   c.send_resolved = r.Bool("send_resolved").value_or(true);
+  c.retries = static_cast<int>(r.Integer("retries").value_or(c.retries));
+  if (c.retries < 0 || c.retries > 100) r.Fail("retries", "must be between 0 and 100");
+  c.retry_backoff = r.Duration("retry_backoff").value_or(c.retry_backoff);
+  if (c.retry_backoff.count() <= 0) r.Fail("retry_backoff", "must be positive");
   return c;
 }
 
@@ -144,6 +149,37 @@ nlohmann::json AlertmanagerPayload(const std::vector<AlertEvent>& events,
           {"commonAnnotations", json::object()},
           {"externalURL", external_url},
           {"alerts", alerts}};
+}
+
+DeliveryResult Deliver(Notifier& notifier, const std::vector<AlertEvent>& events,
+                       const std::string& external_url, const RetrySleep& sleep) {
+  constexpr std::chrono::milliseconds kMaxBackoff = std::chrono::minutes(5);
+  const NotifierConfig& cfg = notifier.config();
+  const AlertInstance& alert = events.front().alert;
+  DeliveryResult result;
+  auto backoff = cfg.retry_backoff;
+  while (true) {
+    ++result.attempts;
+    try {
+      notifier.Send(events, external_url);
+      result.delivered = true;
+      return result;
+    } catch (const std::exception& e) {
+      result.error = e.what();
+      const auto* err = dynamic_cast<const Error*>(&e);
+      bool retryable = err == nullptr || IsRetryable(err->code());
+      if (!retryable || result.attempts > cfg.retries) break;
+      spdlog::warn("monitor: notifying '{}' of alert {} ({}) failed (attempt {} of {}), retrying "
+                   "in {} ms: {}", cfg.name, alert.rule, AlertStateName(alert.state),
+                   result.attempts, cfg.retries + 1, backoff.count(), e.what());
+      if (!sleep(backoff)) break;
+      backoff = std::min(backoff * 2, kMaxBackoff);
+    }
+  }
+  spdlog::error("monitor: giving up notifying '{}' of alert {} ({}) after {} attempt(s): {}",
+                cfg.name, alert.rule, AlertStateName(alert.state), result.attempts,
+                result.error);
+  return result;
 }
 
 std::unique_ptr<Notifier> MakeNotifier(const NotifierConfig& config) {

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <chrono>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -24,9 +25,12 @@ struct NotifierConfig {
   std::vector<std::string> command;  // command: argv
   std::chrono::milliseconds timeout{10000};
   bool send_resolved = true;
+  int retries = 3;                              // further attempts after a retryable failure
+  std::chrono::milliseconds retry_backoff{1000};  // first wait; doubles per attempt (max 5 min)
 };
 
-// Reads [[notifier]] (keys: name, type, url, command, timeout, send_resolved). Throws
+// Reads [[notifier]] (keys: name, type, url, command, timeout, send_resolved, retries,
+// retry_backoff). Throws
 // Error(kConfig) naming the section number and key.
 std::vector<NotifierConfig> ParseNotifiers(const toml::table& root, const std::string& file);
 
@@ -38,11 +42,28 @@ class Notifier {
  public:
   virtual ~Notifier() = default;
   virtual const NotifierConfig& config() const = 0;
-  // Delivers events that all have the same status. Throws Error(kNetwork / kIo) on failure.
+  // Delivers events that all have the same status. Throws Error(kNetwork / kIo) on failures
+  // worth retrying (receiver down, HTTP 5xx, command failed), Error(kConfig) when the receiver
+  // rejects the request (HTTP 4xx): sending it again would not help.
   virtual void Send(const std::vector<AlertEvent>& events, const std::string& external_url) = 0;
 };
 
 std::unique_ptr<Notifier> MakeNotifier(const NotifierConfig& config);
+
+struct DeliveryResult {
+  bool delivered = false;
+  int attempts = 0;
+  std::string error;  // of the last failed attempt
+};
+
+// Waits between attempts; returns false to abandon the delivery (the agent is stopping).
+using RetrySleep = std::function<bool(std::chrono::milliseconds)>;
+
+// Sends `events`, retrying a retryable failure up to config().retries times after
+// retry_backoff, 2 x retry_backoff, ... (capped at 5 minutes). Never throws: the result says
+// what happened; each failed attempt is logged as a warning and giving up as an error.
+DeliveryResult Deliver(Notifier& notifier, const std::vector<AlertEvent>& events,
+                       const std::string& external_url, const RetrySleep& sleep);
 
 // ISO 8601 UTC with milliseconds: 2026-11-29T12:00:00.000Z ("0001-01-01T00:00:00Z" for epoch 0,
 // as Alertmanager writes an unset endsAt).

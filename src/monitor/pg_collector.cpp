@@ -1,6 +1,7 @@
 #include "monitor/pg_collector.hpp"
 
 #include <fmt/format.h>
+#include <libpq-fe.h>
 #include <spdlog/spdlog.h>
 
 #include "core/error.hpp"
@@ -13,6 +14,14 @@ namespace {
 std::uint64_t LsnBytes(std::string_view text) {
   auto lsn = pg::Lsn::TryParse(text);
   return lsn ? lsn->value : 0;
+}
+
+// Whether a failure was a timeout: statement_timeout (SQLSTATE 57014), lock_timeout (55P03) or
+// libpq's connect_timeout. pg::Connection puts the SQLSTATE in brackets in its message.
+bool IsTimeout(std::string_view message) {
+  return message.find("[57014]") != std::string_view::npos ||
+         message.find("[55P03]") != std::string_view::npos ||
+         message.find("timeout expired") != std::string_view::npos;
 }
 
 // Wraparound happens at 2^31 transaction IDs of age.
@@ -46,7 +55,10 @@ CollectResult PgCollector::Collect() {
       int timeout_s = std::max<int>(1, static_cast<int>(options_.timeout.count() / 1000));
       conn_ = pg::Connection::Open(WithConnectOptions(target_.conninfo, timeout_s));
       conn_->Exec(fmt::format("SET statement_timeout = {}", options_.timeout.count()));
-      conn_->Exec("SET lock_timeout = 1000");
+      // A lock wait gives up within the collector timeout too (after at most 1 s): the catalog
+      // views the collector reads are only locked by DDL, which should not stall monitoring.
+      conn_->Exec(fmt::format("SET lock_timeout = {}",
+                              std::min<std::int64_t>(1000, options_.timeout.count())));
     }
     CollectInstance(b);
     CollectActivity(b);
@@ -62,14 +74,16 @@ CollectResult PgCollector::Collect() {
     CollectSlots(b);
     return {b.Take(), std::nullopt};
   } catch (const std::exception& e) {
-    // The connection may be broken: reopen it next time. Report the target as down, with what
-    // was collected before the failure dropped (a half-read snapshot would mislead the rules).
-    conn_.reset();
+    // A broken connection is reopened next time; one that only had a statement cancelled
+    // (timeout) is kept, so a stuck server never collects a pile of half-closed sessions.
+    // Report the target as down, with what was collected before the failure dropped (a
+    // half-read snapshot would mislead the rules).
+    if (conn_ && PQstatus(conn_->raw()) != CONNECTION_OK) conn_.reset();
     spdlog::warn("monitor: collecting PostgreSQL metrics of target '{}' failed: {}",
                  target_.name, e.what());
     FamilyBuilder down(b.time());
     down.Gauge("dbmedic_pg_up", "1 if the cluster answered the last collection.", L(), 0);
-    return {down.Take(), std::string(e.what())};
+    return {down.Take(), std::string(e.what()), IsTimeout(e.what())};
   }
 }
 

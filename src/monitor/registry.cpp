@@ -22,7 +22,8 @@ Snapshot MergeFamilies(std::vector<const Snapshot*> parts) {
 }
 
 void Registry::Publish(const std::string& collector, Snapshot families, double duration_seconds,
-                       const std::optional<std::string>& error, TimePoint time) {
+                       const std::optional<std::string>& error, TimePoint time,
+                       bool timed_out) {
   std::lock_guard lock(mu_);
   snapshots_[collector] = std::move(families);
   auto& status = statuses_[collector];
@@ -31,6 +32,7 @@ void Registry::Publish(const std::string& collector, Snapshot families, double d
   status.last_duration_seconds = duration_seconds;
   status.last_run = time;
   status.last_error = error;
+  if (timed_out) ++status.timeouts;
   if (error) {
     ++status.errors;
   } else {
@@ -53,6 +55,9 @@ Snapshot Registry::HealthFamilies() const {
               static_cast<double>(s.runs));
     b.Counter("dbmedic_collector_errors_total", "Failed runs of the collector.", l,
               static_cast<double>(s.errors));
+    b.Counter("dbmedic_collector_timeouts_total",
+              "Runs of the collector that hit its timeout (also counted as errors).", l,
+              static_cast<double>(s.timeouts));
     b.Gauge("dbmedic_collector_success", "1 if the collector's last run succeeded.", l,
             s.last_error ? 0 : 1);
     if (s.last_success) {

@@ -18,6 +18,7 @@ struct CollectorStatus {
   std::string name;
   std::uint64_t runs = 0;
   std::uint64_t errors = 0;
+  std::uint64_t timeouts = 0;
   double last_duration_seconds = 0;
   std::optional<TimePoint> last_run;
   std::optional<TimePoint> last_success;
@@ -28,7 +29,7 @@ class Registry {
  public:
   // Replaces the collector's families with `result`'s and updates its status. Thread-safe.
   void Publish(const std::string& collector, Snapshot families, double duration_seconds,
-               const std::optional<std::string>& error, TimePoint time);
+               const std::optional<std::string>& error, TimePoint time, bool timed_out = false);
 
   // Adds families that are not tied to one collector (alert and notification counters).
   void PublishExtra(const std::string& key, Snapshot families);

@@ -33,6 +33,13 @@ class WebhookNotifier final : public Notifier {
                               httplib::to_string(res.error())),
                   "check that the webhook receiver is running and reachable");
     }
+    if (res->status >= 400 && res->status < 500) {
+      // The receiver refuses this request (auth, path, payload): sending it again won't help.
+      throw Error(ErrorCode::kConfig,
+                  fmt::format("notifier '{}': POST {} answered HTTP {}: {}", config_.name,
+                              config_.url, res->status, res->body.substr(0, 200)),
+                  "check the notifier's url and what the receiver expects");
+    }
     if (res->status < 200 || res->status >= 300) {
       throw Error(ErrorCode::kNetwork,
                   fmt::format("notifier '{}': POST {} answered HTTP {}: {}", config_.name,

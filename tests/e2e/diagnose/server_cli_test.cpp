@@ -1,5 +1,7 @@
 // Commands that talk to a server, run as the built binary against real clusters.
 #include <gtest/gtest.h>
+
+#include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
 #include "harness/test_cluster.hpp"
@@ -61,12 +63,30 @@ TEST_F(WithStatements, TopQueriesFromRecordedSnapshots) {
   EXPECT_TRUE(found) << r.out;
 }
 
-TEST_F(WithStatements, TopQueriesSinceWithoutOldSnapshotIsNotFound) {
+TEST_F(WithStatements, TopQueriesSinceWithoutAStoredSnapshotMeasuresOverTheInterval) {
   core::TempDir dir("diagnose-e2e");
   auto file = (dir.path() / "none.json").string();
-  auto r = RunDbmedic(Cmd({"top-queries", "--since", "15m", "--diagnose-snapshot-file", file}, *cluster_));
-  EXPECT_EQ(r.exit_code, 9);
-  EXPECT_NE(r.err.find("no pg_stat_statements snapshot 15m old"), std::string::npos) << r.err;
+  auto r = RunDbmedic(Cmd({"--output", "json", "top-queries", "--since", "15m", "--interval",
+                           "1s", "--diagnose-snapshot-file", file}, *cluster_));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  auto j = nlohmann::json::parse(r.out);
+  EXPECT_EQ(j["source"], "interval");
+  EXPECT_EQ(j["note"], fmt::format("'{}' does not exist: is `dbmedic monitor` running?; "
+                                   "measuring over --interval 1s instead", file));
+  EXPECT_GE(j["interval_s"].get<double>(), 1.0);
+}
+
+TEST_F(WithStatements, TopQueriesSinceUsesTheStoredSnapshot) {
+  core::TempDir dir("diagnose-e2e");
+  auto file = (dir.path() / "snapshots.json").string();
+  ASSERT_EQ(RunDbmedic(Cmd({"top-queries", "--record", "--diagnose-snapshot-file", file},
+                           *cluster_)).exit_code, 0);
+  auto r = RunDbmedic(Cmd({"--output", "json", "top-queries", "--since", "0s",
+                           "--diagnose-snapshot-file", file}, *cluster_));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  auto j = nlohmann::json::parse(r.out);
+  EXPECT_EQ(j["source"], "snapshots");
+  EXPECT_FALSE(j.contains("note"));
 }
 
 TEST_F(WithStatements, ExplainSuggestsTheMissingIndex) {

@@ -13,6 +13,7 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "core/error.hpp"
 #include "core/fs.hpp"
 #include "core/subprocess.hpp"
 #include "harness/test_cluster.hpp"
@@ -55,7 +56,18 @@ class MonitorE2eTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
     cluster_ = new TestCluster({.settings = {{"archive_mode", "on"},
-                                             {"archive_command", "true"}}});
+                                             {"archive_command", "true"},
+                                             {"shared_preload_libraries", "pg_stat_statements"}}});
+    cluster_->Sql("CREATE EXTENSION pg_stat_statements; "
+                  "CREATE TABLE radar_t AS SELECT g AS x FROM generate_series(1, 1000) g");
+    // A session waiting all along: the agent's wait sampler has something to see.
+    sleeper_ = new std::thread([] {
+      try {
+        cluster_->Sql("SELECT pg_sleep(60)");
+      } catch (const Error& e) {  // TearDownTestSuite cancels it
+        sleeper_error_ = e.what();
+      }
+    });
     // An inactive physical slot stands for a disconnected standby: replication lag has data.
     cluster_->Sql("SELECT pg_create_physical_replication_slot('standby1', true)");
     dir_ = new core::TempDir("monitor-e2e");
@@ -75,6 +87,12 @@ host_interval = "300ms"
 history_interval = "300ms"
 evaluation_interval = "300ms"
 
+[diagnose]
+snapshot_interval = "1s"
+snapshot_keep = 1000
+snapshot_file = "{}"
+wait_sample_interval = "200ms"
+
 [[alert]]
 name = "AlwaysUp"
 metric = "dbmedic_pg_up"
@@ -83,7 +101,7 @@ threshold = 1
 severity = "info"
 summary = "{{{{ $labels.target }}}} is up"
 )", cluster_->socket_dir().string(), cluster_->port(), cluster_->data_dir().string(), port_,
-        (dir_->path() / "monitor.db").string()));
+        (dir_->path() / "monitor.db").string(), (dir_->path() / "statements.json").string()));
     agent_ = new std::thread([] {
       result_ = RunDbmedic({"--config", config_.string(), "monitor", "--run-for", "300s"});
     });
@@ -99,6 +117,12 @@ summary = "{{{{ $labels.target }}}} is up"
     agent_->join();
     EXPECT_EQ(result_.exit_code, 0) << result_.err;  // SIGTERM is a clean stop
     delete agent_;
+    cluster_->Sql("SELECT pg_cancel_backend(pid) FROM pg_stat_activity "
+                  "WHERE query = 'SELECT pg_sleep(60)'");
+    sleeper_->join();
+    delete sleeper_;
+    EXPECT_NE(sleeper_error_.find("canceling statement due to user request"), std::string::npos)
+        << sleeper_error_;
     delete dir_;
     delete cluster_;
   }
@@ -109,6 +133,19 @@ summary = "{{{{ $labels.target }}}} is up"
     httplib::Client client("127.0.0.1", port_);
     auto res = client.Get("/api/series?name=" + name + "&since=10m");
     return res && res->status == 200 ? json::parse(res->body) : json::array();
+  }
+  static json Api(const std::string& path_and_query, int* status = nullptr) {
+    httplib::Client client("127.0.0.1", port_);
+    auto res = client.Get(path_and_query);
+    if (status) *status = res ? res->status : -1;
+    return res ? json::parse(res->body, nullptr, false) : json();
+  }
+  static double CollectorRuns(const std::string& collector) {
+    json health = Api("/healthz");  // a named object: the loop must not outlive a temporary
+    for (const auto& c : health["collectors"]) {
+      if (c["name"] == collector) return c["runs"].get<double>();
+    }
+    return 0;
   }
   static std::size_t Points(const json& series) {
     std::size_t n = 0;
@@ -125,8 +162,12 @@ summary = "{{{{ $labels.target }}}} is up"
   static int port_;
   static fs::path config_;
   static std::thread* agent_;
+  static std::thread* sleeper_;
+  static std::string sleeper_error_;
   static core::ProcessResult result_;
 };
+std::thread* MonitorE2eTest::sleeper_ = nullptr;
+std::string MonitorE2eTest::sleeper_error_;
 TestCluster* MonitorE2eTest::cluster_ = nullptr;
 core::TempDir* MonitorE2eTest::dir_ = nullptr;
 int MonitorE2eTest::port_ = 0;
@@ -146,6 +187,8 @@ TEST_F(MonitorE2eTest, DashboardChartsRenderWithDataInHeadlessChromium) {
     ASSERT_TRUE(WaitUntil([&] { return Points(Series(metric)) >= 2; }, std::chrono::seconds(60)))
         << metric;
   }
+  ASSERT_TRUE(WaitUntil([&] { return CollectorRuns("statements:main") >= 2; },
+                        std::chrono::seconds(60)));
   core::TempDir profile("monitor-chromium");
   core::RunOptions options;
   options.timeout = std::chrono::seconds(120);
@@ -165,8 +208,72 @@ TEST_F(MonitorE2eTest, DashboardChartsRenderWithDataInHeadlessChromium) {
     EXPECT_GT(std::stoi(m[1]), 0) << id;
     EXPECT_NE(dom.find("<polyline", m.position(0)), std::string::npos) << id;
   }
+  // Top queries and the wait profile from the agent's diagnose samplers.
+  for (const char* table : {"top-queries", "waits"}) {
+    std::regex rows(std::string("id=\"") + table + "\"[^>]*data-rows=\"([0-9]+)\"");
+    std::smatch m;
+    ASSERT_TRUE(std::regex_search(dom, m, rows)) << table;
+    EXPECT_GT(std::stoi(m[1]), 0) << table << ": " << dom.substr(dom.find(table), 1500);
+  }
+  EXPECT_NE(dom.find("<td>Timeout:PgSleep</td><td>Timeout</td>"), std::string::npos);
   // The alert list shows the firing custom alert.
   EXPECT_NE(dom.find("<tr class=\"alert state-firing\"><td>firing</td><td>AlwaysUp</td>"),
+            std::string::npos);
+}
+
+TEST_F(MonitorE2eTest, TopQueriesApiCountsStatementsRunWhileTheAgentRuns) {
+  ASSERT_TRUE(WaitUntil([&] { return CollectorRuns("statements:main") >= 1; },
+                        std::chrono::seconds(60)));
+  for (int i = 0; i < 5; ++i) cluster_->Sql("SELECT count(*) FROM radar_t WHERE x > " +
+                                            std::to_string(i));
+  const std::string query = "SELECT count(*) FROM radar_t WHERE x > $1";
+  json found;
+  ASSERT_TRUE(WaitUntil([&] {
+    json top = Api("/api/top-queries?since=1h&by=calls&limit=100");
+    for (const auto& s : top["statements"]) {
+      if (s["query"] == query) found = s;
+    }
+    return found.is_object() && found["calls"] == 5;
+  }, std::chrono::seconds(60))) << found.dump();
+  EXPECT_EQ(found["rows"], 5);
+  int status = 0;
+  auto bad = Api("/api/top-queries?by=slowest", &status);
+  EXPECT_EQ(status, 400);
+  EXPECT_NE(bad["error"].get<std::string>().find("slowest"), std::string::npos) << bad.dump();
+  Api("/api/top-queries?target=nope", &status);
+  EXPECT_EQ(status, 404);
+}
+
+TEST_F(MonitorE2eTest, TopQueriesCommandUsesTheAgentsSnapshots) {
+  ASSERT_TRUE(WaitUntil([&] { return CollectorRuns("statements:main") >= 3; },
+                        std::chrono::seconds(60)));
+  auto r = RunDbmedic(Cli({"--output", "json", "top-queries", "--since", "1s"}));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  auto j = json::parse(r.out);
+  EXPECT_EQ(j["source"], "snapshots");
+  EXPECT_FALSE(j.contains("note")) << r.out;
+}
+
+TEST_F(MonitorE2eTest, WaitsApiShowsTheSleepingSession) {
+  json profile;
+  ASSERT_TRUE(WaitUntil([&] {
+    profile = Api("/api/waits?since=1h");
+    for (const auto& e : profile["by_event"]) {
+      if (e["event"] == "Timeout:PgSleep" && e["detail"] == "Timeout") return true;
+    }
+    return false;
+  }, std::chrono::seconds(60))) << profile.dump();
+  EXPECT_EQ(profile["target"], "main");
+  EXPECT_GT(profile["samples"].get<double>(), 0);
+  bool by_query = false;
+  for (const auto& q : profile["by_query"]) by_query |= q["query"] == "select pg_sleep (...)";
+  EXPECT_TRUE(by_query) << profile.dump();
+  // The counters behind it are in /metrics too.
+  httplib::Client client("127.0.0.1", port_);
+  auto metrics = client.Get("/metrics");
+  ASSERT_TRUE(metrics);
+  EXPECT_NE(metrics->body.find("dbmedic_pg_wait_samples_total{target=\"main\","
+                               "wait_event=\"PgSleep\",wait_event_type=\"Timeout\"}"),
             std::string::npos);
 }
 
@@ -219,6 +326,21 @@ TEST_F(MonitorE2eTest, ExportedRulesPassPromtool) {
   auto check = core::RunProcess({"promtool", "check", "rules", file.string()});
   EXPECT_EQ(check.exit_code, 0) << check.out << check.err;
   EXPECT_NE(check.out.find("SUCCESS: 13 rules found"), std::string::npos) << check.out;
+}
+
+TEST_F(MonitorE2eTest, SystemdUnitInTheDocsVerifies) {
+  // The shipped unit, pointed at the built binary (systemd-analyze checks ExecStart exists).
+  std::string unit = core::ReadFile(fs::path(DBMEDIC_SOURCE_DIR) / "docs" /
+                                    "dbmedic-monitor.service");
+  auto at = unit.find("/usr/local/bin/dbmedic");
+  ASSERT_NE(at, std::string::npos);
+  unit.replace(at, std::string("/usr/local/bin/dbmedic").size(), DbmedicBinary().string());
+  EXPECT_NE(unit.find(" monitor\n"), std::string::npos);
+  auto file = dir_->path() / "dbmedic-monitor.service";
+  core::AtomicWriteFile(file, unit);
+  auto r = core::RunProcess({"systemd-analyze", "verify", file.string()});
+  EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
+  EXPECT_EQ(r.err, "");
 }
 
 TEST_F(MonitorE2eTest, CheckRejectsABadAlertSection) {

@@ -53,6 +53,13 @@ Standby::~Standby() noexcept {
 WebhookReceiver::WebhookReceiver() {
   server_.Post("/alerts", [this](const httplib::Request& req, httplib::Response& res) {
     std::lock_guard lock(mu_);
+    ++attempts_;
+    if (fail_next_ > 0) {
+      --fail_next_;
+      res.status = fail_status_;
+      res.set_content("receiver unavailable", "text/plain");
+      return;
+    }
     payloads_.push_back(nlohmann::json::parse(req.body));
     res.set_content("ok", "text/plain");
   });
@@ -63,6 +70,17 @@ WebhookReceiver::WebhookReceiver() {
 WebhookReceiver::~WebhookReceiver() {
   server_.stop();
   thread_.join();
+}
+
+void WebhookReceiver::FailNext(int n, int status) {
+  std::lock_guard lock(mu_);
+  fail_next_ = n;
+  fail_status_ = status;
+}
+
+int WebhookReceiver::Attempts() const {
+  std::lock_guard lock(mu_);
+  return attempts_;
 }
 
 std::vector<nlohmann::json> WebhookReceiver::Payloads() const {

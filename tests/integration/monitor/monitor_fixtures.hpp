@@ -48,6 +48,9 @@ class WebhookReceiver {
   ~WebhookReceiver();
   std::string url() const { return "http://127.0.0.1:" + std::to_string(port_) + "/alerts"; }
   std::vector<nlohmann::json> Payloads() const;
+  // The next `n` POSTs are answered with HTTP `status` (and not recorded as payloads).
+  void FailNext(int n, int status);
+  int Attempts() const;  // POSTs received, failed ones included
   // Whether an alert with this name and status (and label `label`=`value` if given) arrived.
   bool Received(const std::string& alertname, const std::string& status,
                 const std::string& label = {}, const std::string& value = {}) const;
@@ -58,6 +61,9 @@ class WebhookReceiver {
   std::thread thread_;
   mutable std::mutex mu_;
   std::vector<nlohmann::json> payloads_;  // guarded by mu_
+  int fail_next_ = 0;                      // guarded by mu_
+  int fail_status_ = 500;                  // guarded by mu_
+  int attempts_ = 0;                       // guarded by mu_
 };
 
 // Agent settings for tests: port 0, history under `dir`, collectors every 200-300 ms.

@@ -103,6 +103,19 @@ TEST(ActiveSessionHistory, DropsTheOldestSamples) {
   EXPECT_EQ(run.snapshots, 2u);
 }
 
+TEST(ActiveSessionHistory, QuietRoundsDoNotGrowItBeyondItsLimit) {
+  ActiveSessionHistory h(3);
+  WaitSample s = Sample("Lock", "relation", "update t");
+  s.time_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                  std::chrono::system_clock::now().time_since_epoch()).count() - 10000;
+  h.Add({s});
+  for (int i = 0; i < 10; ++i) h.Add({});  // rounds with no active session
+  SamplingRun run = h.Since(0);
+  EXPECT_EQ(run.snapshots, 3u);
+  EXPECT_TRUE(run.samples.empty());  // older than every round still kept
+  EXPECT_EQ(h.size(), 0u);
+}
+
 StatementCounters Counters(std::int64_t queryid, std::int64_t calls, double ms) {
   StatementCounters c;
   c.queryid = queryid;

@@ -391,6 +391,74 @@ TEST_F(LogFilesTest, TruncatedZstdIsCorrupt) {
   }
 }
 
+TEST_F(LogFilesTest, GzipIsReadInProcessWithoutTheGzipProgram) {
+  std::string text = SyntheticLog(300);
+  auto plain = Write("p.log", text);
+  Write("g.log", text);
+  core::RunChecked({"gzip", (dir_.path() / "g.log").string()});
+  // zlib in the process: no `gzip` to be found on PATH changes nothing.
+  std::string saved_path = std::getenv("PATH") ? std::getenv("PATH") : "";
+  ::setenv("PATH", "/nonexistent", 1);
+  LogReport g = AnalyzeLogs({dir_.path() / "g.log.gz"}, LogReportOptions{std::nullopt, 1, 0});
+  ::setenv("PATH", saved_path.c_str(), 1);
+  LogReport a = AnalyzeLogs({plain}, LogReportOptions{std::nullopt, 1, 0});
+  EXPECT_EQ(g.files[0].compression, Compression::kGzip);
+  EXPECT_EQ(g.stats.lines, a.stats.lines);
+  EXPECT_EQ(g.stats.entries, a.stats.entries);
+}
+
+TEST_F(LogFilesTest, ConcatenatedGzipMembersAreAllRead) {
+  std::string first = SyntheticLog(200), second = SyntheticLog(100);
+  Write("a.log", first);
+  Write("b.log", second);
+  core::RunChecked({"gzip", (dir_.path() / "a.log").string(), (dir_.path() / "b.log").string()});
+  auto both = dir_.path() / "both.log.gz";
+  core::RunOptions in_dir;
+  in_dir.cwd = dir_.path();
+  core::RunChecked({"sh", "-c", "cat a.log.gz b.log.gz > both.log.gz"}, in_dir);
+  LogReport whole = AnalyzeLogs({both}, LogReportOptions{std::nullopt, 1, 0});
+  LogReport plain = AnalyzeLogs({Write("ab.log", first + second)},
+                                LogReportOptions{std::nullopt, 1, 0});
+  EXPECT_EQ(whole.stats.lines, plain.stats.lines);
+  EXPECT_EQ(whole.stats.entries, plain.stats.entries);
+}
+
+TEST_F(LogFilesTest, TruncatedGzipIsCorrupt) {
+  auto path = Write("t.log", SyntheticLog(2000));
+  core::RunChecked({"gzip", path.string()});
+  auto gz = dir_.path() / "t.log.gz";
+  std::filesystem::resize_file(gz, std::filesystem::file_size(gz) / 2);
+  try {
+    AnalyzeLogs({gz}, LogReportOptions{});
+    FAIL() << "expected an error";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), ErrorCode::kCorrupt);
+    EXPECT_EQ(std::string(e.what()), "gzip log file '" + gz.string() + "' is truncated");
+    EXPECT_EQ(e.hint(), "the file ends inside a compressed member; check how it was copied");
+  }
+}
+
+TEST_F(LogFilesTest, DamagedGzipIsCorrupt) {
+  auto path = Write("d.log", SyntheticLog(2000));
+  core::RunChecked({"gzip", path.string()});
+  auto gz = dir_.path() / "d.log.gz";
+  {
+    std::fstream f(gz, std::ios::in | std::ios::out | std::ios::binary);
+    f.seekp(static_cast<std::streamoff>(std::filesystem::file_size(gz) / 2));
+    std::string junk(64, '\xff');
+    f.write(junk.data(), static_cast<std::streamsize>(junk.size()));
+  }
+  try {
+    AnalyzeLogs({gz}, LogReportOptions{});
+    FAIL() << "expected an error";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), ErrorCode::kCorrupt);
+    EXPECT_NE(std::string(e.what()).find("unable to decompress gzip log file '" + gz.string() +
+                                         "': "), std::string::npos) << e.what();
+    EXPECT_EQ(e.hint(), "check the file with `gzip -t`");
+  }
+}
+
 TEST_F(LogFilesTest, MissingFileIsNotFound) {
   try {
     AnalyzeLogs({dir_.path() / "absent.log"}, LogReportOptions{});

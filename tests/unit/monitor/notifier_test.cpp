@@ -78,6 +78,26 @@ type = "log"
   EXPECT_EQ(n[2].type, NotifierType::kLog);
 }
 
+TEST(Notifier, RetriesDefaultToThreeWithOneSecondBackoff) {
+  auto n = ParseText("[[notifier]]\nname = \"am\"\ntype = \"webhook\"\nurl = \"http://x/\"\n"
+                     "[[notifier]]\nname = \"b\"\ntype = \"log\"\nretries = 0\n"
+                     "retry_backoff = \"250ms\"\n");
+  EXPECT_EQ(n[0].retries, 3);
+  EXPECT_EQ(n[0].retry_backoff, std::chrono::seconds(1));
+  EXPECT_EQ(n[1].retries, 0);
+  EXPECT_EQ(n[1].retry_backoff, std::chrono::milliseconds(250));
+}
+
+TEST(Notifier, NegativeRetriesAreRejected) {
+  try {
+    ParseText("[[notifier]]\nname = \"x\"\ntype = \"log\"\nretries = -1\n");
+    FAIL();
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), ErrorCode::kConfig);
+    EXPECT_STREQ(e.what(), "[[notifier]] #1 ('x'): key 'retries' must be between 0 and 100");
+  }
+}
+
 TEST(Notifier, UnknownTypeIsRejected) {
   try {
     ParseText("[[notifier]]\nname = \"x\"\ntype = \"email\"\n");
