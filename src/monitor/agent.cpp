@@ -82,6 +82,11 @@ Agent::Agent(AgentSettings settings, std::vector<MonitorTarget> targets,
   engine_ = std::make_unique<RulesEngine>(rules_, clock_, settings_.repeat_interval);
 }
 
+void Agent::AddCollector(std::unique_ptr<Collector> collector) {
+  if (started_) throw Error(ErrorCode::kInternal, "Agent::AddCollector called after Start()");
+  collectors_.push_back(std::move(collector));
+}
+
 Agent::~Agent() { Stop(); }
 
 void Agent::Start() {

@@ -63,6 +63,11 @@ class Agent {
   Agent(const Agent&) = delete;
   Agent& operator=(const Agent&) = delete;
 
+  // Adds a collector beyond the host and PostgreSQL ones (e.g. the CLI's recovery-objectives
+  // collector, which joins modules the monitor does not depend on). Call before Start();
+  // throws Error(kInternal) after.
+  void AddCollector(std::unique_ptr<Collector> collector);
+
   // Opens the history store, binds the HTTP port and starts the threads. Throws Error(kConflict)
   // if the port is taken, Error(kIo) if the store cannot be opened.
   void Start();

@@ -1,0 +1,65 @@
+// Recovery objectives: what the repository's backups and drills say about how much could be
+// lost (RPO) and how long a restore would take (RTO) right now, against the targets in the
+// configuration (recovery.rpo_target, recovery.rto_target) and the policy ages
+// (recovery.backup_max_age, recovery.drill_max_age). Pure computation over values the caller
+// gathers (drill records, manifests, the live cluster's size and WAL position), so it is the
+// same for `dbmedic info`, `drill` and the agent's metrics.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "repo/manifest.hpp"
+#include "rescue/drill_record.hpp"
+
+namespace dbmedic::rescue {
+
+struct RecoveryPolicy {
+  double rpo_target_seconds = 60;
+  double rto_target_seconds = 900;
+  double backup_max_age_seconds = 86400;
+  double drill_max_age_seconds = 7 * 86400;
+};
+
+struct RecoveryInputs {
+  std::vector<DrillRecord> drills;       // oldest first
+  std::vector<repo::Manifest> backups;   // oldest first
+  std::int64_t now = 0;                  // Unix seconds
+  // From the live cluster when reachable (else the newest backup's size and no WAL term).
+  std::optional<std::uint64_t> cluster_bytes;
+  std::optional<std::uint64_t> current_lsn;
+  // dbmedic_pg_rpo_seconds' definition: seconds WAL has waited to be archived (0 when all is).
+  std::optional<double> rpo_seconds;
+};
+
+struct RecoveryStatus {
+  std::optional<DrillRecord> last_drill;
+  std::optional<DrillRecord> last_success;
+  std::optional<double> last_success_age_seconds;
+  std::optional<double> newest_backup_age_seconds;
+  std::optional<std::string> newest_backup;
+  // Predicted RTO now: bytes to restore / restore rate of the last successful drill + WAL since
+  // the newest backup's start / replay rate of that drill.
+  std::optional<double> predicted_rto_seconds;
+  std::uint64_t predicted_restore_bytes = 0;
+  std::uint64_t predicted_wal_bytes = 0;
+  std::optional<double> rpo_seconds;
+  RecoveryPolicy policy;
+  // nullopt: unknown (nothing measured yet); an unknown is reported as not met.
+  std::optional<bool> rpo_met;
+  std::optional<bool> rto_met;
+  bool backup_fresh = false;
+  bool drill_fresh = false;  // a successful drill within drill_max_age, and the last one passed
+};
+
+RecoveryStatus ComputeRecoveryStatus(const RecoveryInputs& inputs, const RecoveryPolicy& policy);
+
+nlohmann::json ToJson(const RecoveryStatus& status);
+// Human lines for `info` / `drill`, each ending with "(target met)" / "NOT MET" where it applies.
+std::vector<std::string> DescribeRecoveryStatus(const RecoveryStatus& status);
+
+}  // namespace dbmedic::rescue
