@@ -59,7 +59,7 @@ void ReadLiveCluster(const core::Config& config, rescue::RecoveryInputs& in) {
         "END::text, a.last_archived_wal, extract(epoch FROM a.last_archived_time)::float8, "
         "extract(epoch FROM now())::float8, "
         "extract(epoch FROM pg_postmaster_start_time())::float8, "
-        "current_setting('wal_segment_size')::bigint, current_setting('archive_mode') <> 'off' "
+        "(SELECT setting::bigint FROM pg_settings WHERE name = 'wal_segment_size'), current_setting('archive_mode') <> 'off' "
         "FROM pg_stat_archiver a");
     in.cluster_bytes = static_cast<std::uint64_t>(r.GetInt(0, 0));
     const pg::Lsn current = pg::Lsn::Parse(r.Get(0, 1));
@@ -172,6 +172,7 @@ void Setup(CLI::App& root, Context& ctx) {
                   "Also replay the archived WAL up to this time, with its zone "
                   "('2026-11-29 13:04:05+00'); default: stop at the end of the backup");
   AddRepositoryOptions(cmd, ctx, true);
+  AddConfigOption(cmd, ctx, "cluster.os_user");
   AddConfigOption(cmd, ctx, "backup.jobs");
   AddConfigOption(cmd, ctx, "drill.scratch_dir");
   AddConfigOption(cmd, ctx, "drill.timeout");

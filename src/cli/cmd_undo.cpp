@@ -211,6 +211,7 @@ void Setup(CLI::App& root, Context& ctx) {
   cmd->add_flag("--dry-run", args->dry_run, "Print the plan and change nothing");
   cmd->add_flag("--yes", args->yes, "Do not ask for confirmation on a terminal");
   AddRepositoryOptions(cmd, ctx, true);
+  AddConfigOption(cmd, ctx, "cluster.os_user");
   AddConfigOption(cmd, ctx, "backup.jobs");
   AddConfigOption(cmd, ctx, "drill.scratch_dir");
   AddConfigOption(cmd, ctx, "forensics.catalog");

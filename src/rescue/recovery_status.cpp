@@ -29,16 +29,20 @@ void Predict(const RecoveryInputs& in, RecoveryStatus& s) {
     const std::uint64_t start = pg::Lsn::Parse(newest.start_lsn).value;
     s.predicted_wal_bytes = *in.current_lsn > start ? *in.current_lsn - start : 0;
   }
-  double seconds =
-      static_cast<double>(s.predicted_restore_bytes) / s.last_success->restore_bytes_per_second;
-  if (s.last_success->replay_bytes_per_second > 0) {
-    seconds += static_cast<double>(s.predicted_wal_bytes) /
-               s.last_success->replay_bytes_per_second;
-  } else {
-    // The drill replayed nothing measurable: its start-to-ready time is the best estimate.
-    seconds += s.last_success->replay_seconds;
+  s.replay_rate_assumed = true;
+  s.replay_bytes_per_second = kAssumedReplayRate;
+  for (auto it = in.drills.rbegin(); it != in.drills.rend(); ++it) {
+    if (it->passed && it->wal_bytes_replayed >= kMinReplayForRate &&
+        it->replay_bytes_per_second > 0) {
+      s.replay_bytes_per_second = it->replay_bytes_per_second;
+      s.replay_rate_assumed = false;
+      break;
+    }
   }
-  s.predicted_rto_seconds = seconds;
+  s.predicted_rto_seconds =
+      static_cast<double>(s.predicted_restore_bytes) / s.last_success->restore_bytes_per_second +
+      s.last_success->replay_seconds +
+      static_cast<double>(s.predicted_wal_bytes) / s.replay_bytes_per_second;
 }
 
 }  // namespace
@@ -87,6 +91,8 @@ nlohmann::json ToJson(const RecoveryStatus& s) {
       {"predicted_rto_seconds", opt(s.predicted_rto_seconds)},
       {"predicted_restore_bytes", s.predicted_restore_bytes},
       {"predicted_wal_bytes", s.predicted_wal_bytes},
+      {"replay_bytes_per_second", s.replay_bytes_per_second},
+      {"replay_rate_assumed", s.replay_rate_assumed},
       {"rpo_seconds", opt(s.rpo_seconds)},
       {"rpo_target_seconds", s.policy.rpo_target_seconds},
       {"rto_target_seconds", s.policy.rto_target_seconds},
@@ -122,11 +128,15 @@ std::vector<std::string> DescribeRecoveryStatus(const RecoveryStatus& s) {
     out.push_back(fmt::format("last drill FAILED: {}: {}", s.last_drill->id, s.last_drill->error));
   }
   if (s.predicted_rto_seconds) {
-    out.push_back(fmt::format("predicted RTO now: {} ({} to restore, {} of WAL to replay); "
-                              "target {}: {}",
+    out.push_back(fmt::format("predicted RTO now: {} ({} to restore, {} of WAL to replay at "
+                              "{}); target {}: {}",
                               Seconds(*s.predicted_rto_seconds),
                               fmt::format("{:.1f} MiB", s.predicted_restore_bytes / 1048576.0),
                               fmt::format("{:.1f} MiB", s.predicted_wal_bytes / 1048576.0),
+                              fmt::format("{:.0f} MiB/s{}", s.replay_bytes_per_second / 1048576.0,
+                                          s.replay_rate_assumed
+                                              ? " (assumed: no drill --to-time measured it)"
+                                              : ""),
                               Seconds(s.policy.rto_target_seconds), Met(s.rto_met)));
   } else {
     out.push_back(fmt::format("predicted RTO now: unknown (needs a successful drill); target {}: {}",

@@ -130,7 +130,10 @@ UndoResult RunUndo(const repo::Repository& repository,
   Phase(request, "archiving the live cluster's current WAL segment");
   ArchiveCurrentSegment(live, request.archive_wait);
   ScratchOptions side_options = request.side;
-  side_options.target.action = restore::TargetAction::kPause;  // read-only is enough
+  // Promoted, not paused: paused recovery keeps the locks of the transaction it stopped before
+  // (DROP/TRUNCATE log an AccessExclusiveLock), so the table could not even be read; promotion
+  // aborts that transaction. The side cluster's new timeline is not archived (archive_mode off).
+  side_options.target.action = restore::TargetAction::kPromote;
   Phase(request, "restoring a side cluster to " + side_options.target.Describe());
   ScratchCluster side(repository, load_archive(), side_options);
   UndoResult result;

@@ -1,5 +1,5 @@
 // Undo one accident without losing the rest: a side cluster is restored (rescue::ScratchCluster,
-// paused just before the incident, read-only), and only the affected tables are brought back
+// promoted just before the incident), and only the affected tables are brought back
 // into the live cluster, in ONE transaction there:
 // - a dropped table is recreated from the side cluster's DDL (pg_dump of that table: columns,
 //   defaults, owned sequences, constraints, indexes, triggers, grants), filled, its owned

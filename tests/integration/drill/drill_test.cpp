@@ -5,6 +5,9 @@
 #include <gtest/gtest.h>
 
 #include <fstream>
+#include <thread>
+
+#include <nlohmann/json.hpp>
 
 #include "backup/backup.hpp"
 #include "core/error.hpp"
@@ -169,6 +172,102 @@ TEST_F(DrillTest, DamagedRepositoryFileFailsAndIsRecordedAsFailed) {
   EXPECT_FALSE(all.back().error.empty());
   EXPECT_TRUE(IsEmptyDir(scratch_.path()));
   repository.RemoveBackup(label);  // the next backups of other tests stay good
+}
+
+TEST_F(DrillTest, CliDrillThenInfoReportsRecoveryObjectives) {
+  TestCluster& c = primary_->cluster();
+  const std::vector<std::string> where = {
+      "--repo", primary_->repo_dir().string(), "--pg-host", c.socket_dir().string(),
+      "--pg-port", std::to_string(c.port()), "--pg-os-user", c.os_user()};
+  std::vector<std::string> drill = {"--output", "json", "drill", "--backup", *label_,
+                                    "--drill-scratch-dir", scratch_.path().string()};
+  drill.insert(drill.end(), where.begin(), where.end());
+  const core::ProcessResult d = RunDbmedic(drill);
+  ASSERT_EQ(d.exit_code, 0) << d.out << d.err;
+  const nlohmann::json dj = nlohmann::json::parse(d.out);
+  EXPECT_TRUE(dj["drill"]["passed"].get<bool>());
+
+  std::vector<std::string> info = {"--output", "json", "info", "--recovery-rto-target", "1h"};
+  info.insert(info.end(), where.begin(), where.end());
+  const core::ProcessResult i = RunDbmedic(info);
+  ASSERT_EQ(i.exit_code, 0) << i.out << i.err;
+  const nlohmann::json r = nlohmann::json::parse(i.out)["recovery"];
+  EXPECT_EQ(r["last_successful_drill"], dj["drill"]["id"]);
+  EXPECT_DOUBLE_EQ(r["last_successful_drill_rto_seconds"].get<double>(),
+                   dj["drill"]["rto_seconds"].get<double>());
+  EXPECT_GT(r["predicted_rto_seconds"].get<double>(), 0);
+  EXPECT_EQ(r["rto_target_seconds"].get<double>(), 3600);
+  EXPECT_TRUE(r["rto_met"].get<bool>());  // a small cluster restores in well under an hour
+  EXPECT_TRUE(r["rpo_seconds"].is_number());
+  EXPECT_TRUE(r["drill_fresh"].get<bool>());
+  EXPECT_TRUE(r["backup_fresh"].get<bool>());
+
+  std::vector<std::string> text = {"info"};
+  text.insert(text.end(), where.begin(), where.end());
+  const core::ProcessResult t = RunDbmedic(text);
+  ASSERT_EQ(t.exit_code, 0) << t.err;
+  EXPECT_NE(t.out.find("last successful drill: " + dj["drill"]["id"].get<std::string>()),
+            std::string::npos)
+      << t.out;
+  EXPECT_NE(t.out.find("predicted RTO now: "), std::string::npos) << t.out;
+}
+
+TEST_F(DrillTest, AgentPublishesRecoveryMetricsAndRules) {
+  repo::Repository repository = repo::OpenRepository(primary_->config());
+  const rescue::DrillRecord drill = rescue::RunDrill(repository, ArchiveOf(repository), Options());
+  ASSERT_TRUE(drill.passed) << drill.error;
+  TestCluster& c = primary_->cluster();
+  const int port = core::FindFreeTcpPort();
+  const fs::path config = scratch_.path() / "dbmedic.toml";
+  core::AtomicWriteFile(config, fmt::format(R"([cluster]
+name = "main"
+host = "{}"
+port = {}
+os_user = "{}"
+
+[repository]
+path = "{}"
+
+[monitor]
+port = {}
+history_path = "{}"
+evaluation_interval = "300ms"
+
+[recovery]
+metrics_interval = "300ms"
+)", c.socket_dir().string(), c.port(), c.os_user(), primary_->repo_dir().string(), port,
+      (scratch_.path() / "monitor.db").string()));
+  const core::ProcessResult check =
+      RunDbmedic({"--output", "json", "--config", config.string(), "monitor", "--check"});
+  ASSERT_EQ(check.exit_code, 0) << check.err;
+  std::string rules;
+  for (const auto& r : nlohmann::json::parse(check.out)["rules"]) {
+    rules += r["name"].get<std::string>() + " ";
+  }
+  for (const char* name : {"BackupTooOld", "DrillFailing", "DrillTooOld",
+                           "PredictedRtoAboveTarget", "RecoveryRpoAboveTarget"}) {
+    EXPECT_NE(rules.find(name), std::string::npos) << name << " missing in " << rules;
+  }
+
+  core::ProcessResult agent;
+  std::thread runner([&] {
+    agent = RunDbmedic({"--config", config.string(), "monitor", "--run-for", "8s"});
+  });
+  std::string metrics;
+  for (int i = 0; i < 70 && metrics.find("dbmedic_drill_last_passed") == std::string::npos; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    metrics = core::RunProcess({"curl", "-s", fmt::format("http://127.0.0.1:{}/metrics", port)}).out;
+  }
+  runner.join();
+  EXPECT_EQ(agent.exit_code, 0) << agent.err;
+  EXPECT_NE(metrics.find("dbmedic_drill_last_passed{cluster=\"main\"} 1"), std::string::npos)
+      << metrics.substr(0, 2000);
+  EXPECT_NE(metrics.find("dbmedic_backup_newest_age_seconds{cluster=\"main\"}"),
+            std::string::npos);
+  EXPECT_NE(metrics.find("dbmedic_recovery_predicted_rto_seconds{cluster=\"main\"}"),
+            std::string::npos);
+  EXPECT_NE(metrics.find("dbmedic_recovery_rpo_target_seconds{cluster=\"main\"} 60"),
+            std::string::npos);
 }
 
 }  // namespace

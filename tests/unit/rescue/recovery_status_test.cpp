@@ -36,16 +36,19 @@ repo::Manifest Backup(std::int64_t stop_time, std::string start_lsn, std::uint64
 
 RecoveryPolicy Policy() { return {60, 900, 86400, 7 * 86400}; }
 
-TEST(RecoveryStatusTest, PredictedRtoIsSizeOverRestoreRatePlusWalOverReplayRate) {
+TEST(RecoveryStatusTest, PredictedRtoIsSizeOverRestoreRatePlusStartPlusWalOverReplayRate) {
   RecoveryInputs in;
   in.now = kNow;
   in.drills = {Drill(kNow - 3600, true, 100e6, 50e6)};
+  in.drills[0].wal_bytes_replayed = 32u << 20;  // enough for its replay rate to count
   in.backups = {Backup(kNow - 600, "0/10000000", 1'000'000'000)};
   in.cluster_bytes = 2'000'000'000;
   in.current_lsn = 0x10000000 + 500'000'000;
   const RecoveryStatus s = ComputeRecoveryStatus(in, Policy());
   ASSERT_TRUE(s.predicted_rto_seconds.has_value());
-  EXPECT_DOUBLE_EQ(*s.predicted_rto_seconds, 2e9 / 100e6 + 500e6 / 50e6);  // 20 + 10 s
+  // 20 s of restore + the drill's 2 s from start to ready + 10 s of replay.
+  EXPECT_DOUBLE_EQ(*s.predicted_rto_seconds, 2e9 / 100e6 + 2 + 500e6 / 50e6);
+  EXPECT_FALSE(s.replay_rate_assumed);
   EXPECT_EQ(s.predicted_restore_bytes, 2'000'000'000u);
   EXPECT_EQ(s.predicted_wal_bytes, 500'000'000u);
   EXPECT_EQ(s.rto_met, std::optional<bool>(true));
@@ -57,9 +60,21 @@ TEST(RecoveryStatusTest, WithoutTheLiveClusterTheNewestBackupSizeIsUsed) {
   in.drills = {Drill(kNow - 3600, true, 100e6, 0)};
   in.backups = {Backup(kNow - 600, "0/10000000", 1'000'000'000)};
   const RecoveryStatus s = ComputeRecoveryStatus(in, Policy());
-  // No replay rate: the drill's start-to-ready time (2 s) stands for the WAL part.
+  // No WAL term without the live cluster's position: restore + the drill's start-to-ready.
   EXPECT_DOUBLE_EQ(*s.predicted_rto_seconds, 10 + 2);
   EXPECT_FALSE(s.rpo_met.has_value());
+}
+
+TEST(RecoveryStatusTest, ReplayRateIsAssumedWhenNoDrillReplayedEnoughWal) {
+  RecoveryInputs in;
+  in.now = kNow;
+  in.drills = {Drill(kNow - 3600, true, 100e6, 1e3)};  // a drill to consistency: tiny replay
+  in.drills[0].wal_bytes_replayed = 4096;
+  in.backups = {Backup(kNow - 600, "0/10000000", 1'000'000'000)};
+  in.current_lsn = 0x10000000 + static_cast<std::uint64_t>(kAssumedReplayRate) * 3;
+  const RecoveryStatus s = ComputeRecoveryStatus(in, Policy());
+  EXPECT_TRUE(s.replay_rate_assumed);
+  EXPECT_DOUBLE_EQ(*s.predicted_rto_seconds, 10 + 2 + 3);
 }
 
 TEST(RecoveryStatusTest, PredictedRtoAboveTargetIsNotMet) {
