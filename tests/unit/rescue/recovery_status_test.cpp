@@ -142,7 +142,7 @@ TEST(RecoveryStatusTest, DescriptionSaysWhetherTargetsAreMet) {
   in.now = kNow;
   in.rpo_seconds = 120;
   const std::vector<std::string> lines = DescribeRecoveryStatus(ComputeRecoveryStatus(in, Policy()));
-  EXPECT_EQ(lines.back(), "current RPO: 120.0 s; target 60.0 s: NOT MET");
+  EXPECT_EQ(lines.back(), "current RPO: 2.0 min; target 60.0 s: NOT MET");
   EXPECT_EQ(lines[0], "newest backup: none");
 }
 
