@@ -100,7 +100,7 @@ start_lsn=$(psql_live -Atc "SELECT pg_current_wal_lsn()")
 # Bulk updates of pgbench_accounts (a quarter of the rows each time) write WAL fast; a short
 # pgbench run adds ordinary small transactions.
 k=0
-while (( $(psql_live -Atc "SELECT (pg_current_wal_lsn() - '$start_lsn') / 1048576") < wal_mb )); do
+while (( $(psql_live -Atc "SELECT ((pg_current_wal_lsn() - '$start_lsn') / 1048576)::bigint") < wal_mb )); do
   psql_live -c "UPDATE pgbench_accounts SET abalance = abalance + 1 WHERE aid % 4 = $((k % 4))"
   k=$((k + 1))
 done

@@ -176,11 +176,12 @@ TEST_F(DrillTest, DamagedRepositoryFileFailsAndIsRecordedAsFailed) {
 
 TEST_F(DrillTest, CliDrillThenInfoReportsRecoveryObjectives) {
   TestCluster& c = primary_->cluster();
-  const std::vector<std::string> where = {
-      "--repo", primary_->repo_dir().string(), "--pg-host", c.socket_dir().string(),
-      "--pg-port", std::to_string(c.port()), "--pg-os-user", c.os_user()};
+  const std::vector<std::string> where = {"--repo", primary_->repo_dir().string(), "--pg-host",
+                                          c.socket_dir().string(), "--pg-port",
+                                          std::to_string(c.port())};
   std::vector<std::string> drill = {"--output", "json", "drill", "--backup", *label_,
-                                    "--drill-scratch-dir", scratch_.path().string()};
+                                    "--drill-scratch-dir", scratch_.path().string(),
+                                    "--pg-os-user", c.os_user()};
   drill.insert(drill.end(), where.begin(), where.end());
   const core::ProcessResult d = RunDbmedic(drill);
   ASSERT_EQ(d.exit_code, 0) << d.out << d.err;
@@ -241,7 +242,8 @@ metrics_interval = "300ms"
       RunDbmedic({"--output", "json", "--config", config.string(), "monitor", "--check"});
   ASSERT_EQ(check.exit_code, 0) << check.err;
   std::string rules;
-  for (const auto& r : nlohmann::json::parse(check.out)["rules"]) {
+  const nlohmann::json parsed = nlohmann::json::parse(check.out);
+  for (const auto& r : parsed["rules"]) {
     rules += r["name"].get<std::string>() + " ";
   }
   for (const char* name : {"BackupTooOld", "DrillFailing", "DrillTooOld",
