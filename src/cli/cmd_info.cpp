@@ -5,6 +5,7 @@
 
 #include "cli/command.hpp"
 #include "repo/cluster.hpp"
+#include "rescue/recovery_status.hpp"
 
 namespace dbmedic::cli {
 
@@ -13,6 +14,9 @@ void AddRepositoryOptions(CLI::App* cmd, Context& ctx, bool cluster);
 nlohmann::json ArchiveWindowJson(const repo::Repository& repository,
                                  const std::vector<repo::Manifest>& backups);
 void PrintArchiveWindow(const nlohmann::json& window);
+// Recovery objectives: drills, predicted RTO, RPO against the targets (cmd_drill.cpp).
+rescue::RecoveryStatus LoadRecoveryStatus(Context& ctx, const repo::Repository& repository,
+                                          const std::vector<repo::Manifest>& backups);
 
 namespace {
 
@@ -45,6 +49,7 @@ void Run(Context& ctx) {
   }
   const std::vector<std::string> incomplete = repository.ListIncomplete();
   const nlohmann::json window = ArchiveWindowJson(repository, manifests);
+  const rescue::RecoveryStatus recovery = LoadRecoveryStatus(ctx, repository, manifests);
   if (ctx.json()) {
     nlohmann::json backups = nlohmann::json::array();
     for (const repo::Manifest& m : manifests) backups.push_back(ToJson(m));
@@ -52,7 +57,8 @@ void Run(Context& ctx) {
                {"system_identifier", repository.info().system_identifier},
                {"backups", backups},
                {"incomplete", incomplete},
-               {"recoverable", window}});
+               {"recoverable", window},
+               {"recovery", rescue::ToJson(recovery)}});
     return;
   }
   fmt::print("repository {} (cluster {})\n", repository.storage().Describe(""),
@@ -65,6 +71,10 @@ void Run(Context& ctx) {
   }
   PrintTable({"LABEL", "TYPE", "START", "STOP", "LSN", "DB SIZE", "REPO SIZE", "DURATION"}, rows);
   PrintArchiveWindow(window);
+  fmt::print("recovery objectives:\n");
+  for (const std::string& line : rescue::DescribeRecoveryStatus(recovery)) {
+    fmt::print("  {}\n", line);
+  }
   for (const std::string& label : incomplete) {
     fmt::print("interrupted (not restorable, removed by the next backup): {}\n", label);
   }
@@ -72,7 +82,9 @@ void Run(Context& ctx) {
 
 void Setup(CLI::App& root, Context& ctx) {
   auto* cmd = root.add_subcommand("info", "List the backups in the repository.");
-  AddRepositoryOptions(cmd, ctx, false);
+  AddRepositoryOptions(cmd, ctx, true);
+  AddConfigOption(cmd, ctx, "recovery.rpo_target");
+  AddConfigOption(cmd, ctx, "recovery.rto_target");
   cmd->callback([&ctx] { Run(ctx); });
 }
 

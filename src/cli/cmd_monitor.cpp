@@ -2,6 +2,7 @@
 // --run-for). docs/dbmedic-monitor.service runs it under systemd.
 #include <signal.h>
 
+#include <algorithm>
 #include <chrono>
 #include <ctime>
 
@@ -12,11 +13,17 @@
 #include "cli/command.hpp"
 #include "core/error.hpp"
 #include "monitor/agent.hpp"
+#include "monitor/collector.hpp"
 #include "monitor/alert_rule.hpp"
 #include "monitor/notifier.hpp"
 #include "monitor/target.hpp"
 
 namespace dbmedic::cli {
+
+// Recovery objectives for the agent (recovery_metrics.cpp).
+std::unique_ptr<monitor::Collector> MakeRecoveryCollector(Context& ctx);
+std::vector<monitor::AlertRule> RecoveryAlertRules(const core::Config& config);
+
 namespace {
 
 struct MonitorArgs {
@@ -59,6 +66,16 @@ void Run(Context& ctx, const MonitorArgs& args) {
   auto settings = monitor::LoadAgentSettings(config);
   auto targets = monitor::LoadTargets(config);
   auto rules = monitor::LoadAlertRules(config);
+  // Recovery rules join the defaults when the repository is configured; an [[alert]] with the
+  // same name wins, as for the shipped defaults.
+  const bool recovery = config.Has("repository.path");
+  if (recovery && config.Bool("monitor.default_alerts")) {
+    for (monitor::AlertRule& r : RecoveryAlertRules(config)) {
+      const bool overridden = std::any_of(rules.begin(), rules.end(),
+                                          [&](const monitor::AlertRule& o) { return o.name == r.name; });
+      if (!overridden) rules.push_back(std::move(r));
+    }
+  }
   auto file = config.file() ? config.file()->string() : std::string();
   auto notifiers = monitor::ParseNotifiers(config.Raw(), file);
   if (args.check) {
@@ -78,6 +95,7 @@ void Run(Context& ctx, const MonitorArgs& args) {
   monitor::Agent agent(settings, std::move(targets), std::move(rules), std::move(notifiers),
                        clock);
   AttachDiagnose(agent, config);  // top queries and wait events, kept by the agent
+  if (recovery) agent.AddCollector(MakeRecoveryCollector(ctx));
   agent.Start();
   if (ctx.json()) {
     PrintJson({{"url", agent.BaseUrl()}, {"port", agent.port()}});

@@ -99,6 +99,29 @@ constexpr OptionSpec kOptions[] = {
      "--catalog-interval"},
     // END forensics options
 
+    // BEGIN rescue options
+    {"recovery.rpo_target", T::kDuration, "1m",
+     "RPO target: most data (as time) a failure may lose; info, drill and the agent report "
+     "whether it is met."},
+    {"recovery.rto_target", T::kDuration, "15m",
+     "RTO target: longest a restore may take; compared with the predicted RTO from drills."},
+    {"recovery.backup_max_age", T::kDuration, "1d",
+     "Policy: the newest backup must be younger than this."},
+    {"recovery.drill_max_age", T::kDuration, "7d",
+     "Policy: a successful restore drill must be younger than this."},
+    {"drill.scratch_dir", T::kPath, "",
+     "Directory under which drills and undo create their scratch clusters (default: $TMPDIR "
+     "or /tmp); needs room for one restored copy of the cluster."},
+    {"drill.timeout", T::kDuration, "1h",
+     "Longest a drill (or undo's side cluster) may take to reach its target."},
+    {"drill.interval", T::kDuration, "0s",
+     "The monitor agent runs a restore drill of the newest backup when the last drill is older "
+     "than this (0s = never; schedule `dbmedic drill` yourself)."},
+    {"recovery.metrics_interval", T::kDuration, "1m",
+     "How often the monitor agent reads the repository for the recovery metrics (backup and "
+     "drill ages, predicted RTO, RPO)."},
+    // END rescue options
+
     // BEGIN monitor options
     {"monitor.listen_address", T::kString, "127.0.0.1",
      "Address the monitor's HTTP endpoint binds to (loopback by default).", {}, false,

@@ -1,0 +1,76 @@
+#include "rescue/scratch_cluster.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include "core/error.hpp"
+
+namespace dbmedic::rescue {
+namespace {
+
+namespace fs = std::filesystem;
+
+// Stops a server that RestoreToTarget may have left running when it threw (timeout, failed
+// check): the directory cannot be removed under a live postmaster.
+void StopIfRunning(const fs::path& data_dir, const std::string& os_user) noexcept {
+  try {
+    pg::ClusterSpec spec;
+    spec.data_dir = data_dir;
+    spec.os_user = os_user;
+    pg::LocalCluster cluster(spec);
+    if (cluster.IsRunning()) cluster.Stop(pg::StopMode::kImmediate);
+  } catch (const std::exception& e) {
+    spdlog::warn("scratch cluster in {} could not be stopped: {}", data_dir.string(), e.what());
+  }
+}
+
+}  // namespace
+
+ScratchCluster::ScratchCluster(const repo::Repository& repository,
+                               const restore::ArchiveView& archive, const ScratchOptions& options)
+    : dir_("dbmedic-scratch", options.parent_dir) {
+  const fs::path data_dir = dir_.path() / "data";
+  // The server writes its log beside the data directory, as the OS user.
+  if (core::IsRoot() && !options.os_user.empty()) {
+    if (std::optional<core::UserIds> user = core::LookupUser(options.os_user)) {
+      core::ChownRecursive(dir_.path(), user->uid, user->gid);
+    }
+  }
+  restore::PitrOptions p;
+  p.restore.target_dir = data_dir;
+  p.restore.label = options.label;
+  p.restore.jobs = options.jobs;
+  p.restore.os_user = options.os_user;
+  p.restore.on_progress = options.on_progress;
+  p.target = options.target;
+  p.restore_command = options.restore_command;
+  p.start = true;
+  p.socket_dir = dir_.path() / "sock";
+  p.start_timeout = options.start_timeout;
+  try {
+    result_ = restore::RestoreToTarget(repository, archive, p);
+  } catch (...) {
+    StopIfRunning(data_dir, options.os_user);
+    throw;
+  }
+  pg::ClusterSpec spec;
+  spec.data_dir = data_dir;
+  spec.socket_dir = result_.socket_dir;
+  spec.port = result_.port;
+  spec.os_user = options.os_user;
+  cluster_ = std::make_unique<pg::LocalCluster>(spec);
+}
+
+ScratchCluster::~ScratchCluster() noexcept {
+  try {
+    if (cluster_ && cluster_->IsRunning()) cluster_->Stop(pg::StopMode::kImmediate);
+  } catch (const std::exception& e) {
+    spdlog::warn("scratch cluster in {} could not be stopped: {}", dir_.path().string(),
+                 e.what());
+  }
+}
+
+std::string ScratchCluster::ConnInfo(const std::string& dbname) const {
+  return cluster_->ConnInfo(dbname);
+}
+
+}  // namespace dbmedic::rescue

@@ -1,0 +1,53 @@
+// A throw-away copy of the cluster, restored from the repository into a private temporary
+// directory and started on a free port and socket as the cluster's OS user: what a restore drill
+// checks and what undo reads the old table from. The destructor stops the server (immediate)
+// and removes the directory, so nothing is left behind on failure either.
+#pragma once
+
+#include <filesystem>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "core/fs.hpp"
+#include "pg/local_cluster.hpp"
+#include "repo/repository.hpp"
+#include "restore/pitr_restore.hpp"
+
+namespace dbmedic::rescue {
+
+struct ScratchOptions {
+  std::optional<std::string> label;     // nullopt: chosen for the target (newest that reaches it)
+  restore::RecoveryTarget target;       // kImmediate: consistency at the end of the backup
+  std::string restore_command;          // dbmedic wal get ... (needed beyond kImmediate)
+  std::string os_user;
+  int jobs = 0;
+  std::filesystem::path parent_dir;     // where the scratch directory goes (empty: $TMPDIR)
+  std::chrono::milliseconds start_timeout{3600 * 1000};
+  std::function<void(const restore::RestoreProgress&)> on_progress;  // serialised
+};
+
+class ScratchCluster {
+ public:
+  // Restores and starts; waits until the target is reached (promoted, or paused when
+  // options.target.action is kPause). Throws what RestoreToTarget throws; the directory is gone
+  // when it throws.
+  ScratchCluster(const repo::Repository& repository, const restore::ArchiveView& archive,
+                 const ScratchOptions& options);
+  ~ScratchCluster() noexcept;
+  ScratchCluster(const ScratchCluster&) = delete;
+  ScratchCluster& operator=(const ScratchCluster&) = delete;
+
+  const restore::PitrResult& result() const { return result_; }
+  std::string ConnInfo(const std::string& dbname = "postgres") const;
+  pg::LocalCluster& cluster() { return *cluster_; }
+  const std::filesystem::path& dir() const { return dir_.path(); }
+
+ private:
+  core::TempDir dir_;
+  restore::PitrResult result_;
+  std::unique_ptr<pg::LocalCluster> cluster_;
+};
+
+}  // namespace dbmedic::rescue

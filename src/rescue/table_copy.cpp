@@ -1,0 +1,66 @@
+#include "rescue/table_copy.hpp"
+
+#include <libpq-fe.h>
+
+#include <memory>
+
+#include <fmt/format.h>
+
+#include "core/error.hpp"
+
+namespace dbmedic::rescue {
+namespace {
+
+struct CopyBufferFree {
+  void operator()(char* p) const noexcept { PQfreemem(p); }
+};
+
+[[noreturn]] void Fail(pg::Connection& conn, std::string_view what) {
+  throw Error(ErrorCode::kPostgres,
+              fmt::format("{} failed on {}: {}", what, conn.Describe(), PQerrorMessage(conn.raw())));
+}
+
+// The final result of a COPY; throws when the server reported an error.
+void FinishCopy(pg::Connection& conn, std::string_view what) {
+  for (PGresult* raw = PQgetResult(conn.raw()); raw != nullptr; raw = PQgetResult(conn.raw())) {
+    pg::Result owned(raw);
+    if (PQresultStatus(raw) != PGRES_COMMAND_OK) {
+      throw Error(ErrorCode::kPostgres,
+                  fmt::format("{} failed on {}: {}", what, conn.Describe(),
+                              PQresultErrorMessage(raw)));
+    }
+  }
+}
+
+}  // namespace
+
+std::uint64_t CopyRows(pg::Connection& from, const std::string& copy_out, pg::Connection& to,
+                       const std::string& copy_in) {
+  from.Exec(copy_out);  // PGRES_COPY_OUT
+  to.Exec(copy_in);     // PGRES_COPY_IN
+  std::uint64_t bytes = 0;
+  for (;;) {
+    char* raw = nullptr;
+    const int n = PQgetCopyData(from.raw(), &raw, 0);
+    std::unique_ptr<char, CopyBufferFree> buffer(raw);
+    if (n == -1) break;  // done
+    if (n == -2) {
+      PQputCopyEnd(to.raw(), "source failed");
+      Fail(from, "COPY TO STDOUT");
+    }
+    if (PQputCopyData(to.raw(), buffer.get(), n) != 1) Fail(to, "COPY FROM STDIN");
+    bytes += static_cast<std::uint64_t>(n);
+  }
+  try {
+    FinishCopy(from, "COPY TO STDOUT");
+  } catch (const Error&) {
+    PQputCopyEnd(to.raw(), "source failed");
+    for (PGresult* r = PQgetResult(to.raw()); r != nullptr; r = PQgetResult(to.raw())) PQclear(r);
+    throw;
+  }
+  if (PQputCopyEnd(to.raw(), nullptr) != 1) Fail(to, "COPY FROM STDIN");
+  FinishCopy(to, "COPY FROM STDIN");
+  return bytes;
+}
+
+}  // namespace dbmedic::rescue

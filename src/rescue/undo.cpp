@@ -1,0 +1,191 @@
+#include "rescue/undo.hpp"
+
+#include <chrono>
+#include <thread>
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include "core/error.hpp"
+#include "pg/connection.hpp"
+#include "rescue/table_undo.hpp"
+
+namespace dbmedic::rescue {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+void Phase(const UndoRequest& request, std::string_view phase) {
+  spdlog::info("undo: {}", phase);
+  if (request.on_phase) request.on_phase(phase);
+}
+
+// The incident may still sit in the live cluster's current WAL segment: switch it and wait
+// until the archiver has it, or the side cluster cannot replay up to the incident.
+void ArchiveCurrentSegment(pg::Connection& live, std::chrono::milliseconds timeout) {
+  pg::Result r = live.Exec(
+      "SELECT current_setting('archive_mode'), pg_is_in_recovery(), "
+      "CASE WHEN pg_is_in_recovery() THEN '' ELSE pg_walfile_name(pg_switch_wal()) END");
+  if (r.GetBool(0, 1)) {
+    throw Error(ErrorCode::kPostgres, fmt::format("{} is a standby", live.Describe()),
+                "run undo against the primary: the table is brought back with writes");
+  }
+  if (r.Get(0, 0) == "off") {
+    throw Error(ErrorCode::kConfig,
+                fmt::format("archive_mode is off on {}: the WAL up to the incident is not in "
+                            "the repository",
+                            live.Describe()),
+                "set archive_mode = on and archive_command = 'dbmedic wal push %p'");
+  }
+  const std::string segment = r.GetString(0, 2);
+  const auto deadline = Clock::now() + timeout;
+  for (;;) {
+    pg::Result a = live.ExecParams(
+        "SELECT coalesce(last_archived_wal >= $1, false), coalesce(last_failed_wal, ''), "
+        "coalesce(last_failed_time > last_archived_time, last_failed_time IS NOT NULL) "
+        "FROM pg_stat_archiver",
+        {segment});
+    if (a.GetBool(0, 0)) return;
+    if (Clock::now() > deadline) {
+      throw Error(ErrorCode::kTimeout,
+                  fmt::format("WAL segment {} was not archived within {} s{}", segment,
+                              timeout.count() / 1000,
+                              a.GetBool(0, 2) ? fmt::format(" (archive_command fails, last on {})",
+                                                            a.Get(0, 1))
+                                              : ""),
+                  "check archiving with dbmedic check; undo needs the WAL up to the incident");
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+}
+
+// Tables referenced by others of the set come first, so that restored rows satisfy the foreign
+// keys between them (TRUNCATE ... CASCADE emptied both).
+void OrderByReferences(std::vector<std::unique_ptr<TableUndo>>& tables) {
+  std::vector<std::unique_ptr<TableUndo>> ordered;
+  while (!tables.empty()) {
+    auto ready = std::find_if(tables.begin(), tables.end(), [&](const auto& t) {
+      return std::none_of(t->references().begin(), t->references().end(),
+                          [&](const std::string& ref) {
+                            return ref != t->name() &&
+                                   std::any_of(tables.begin(), tables.end(),
+                                               [&](const auto& o) { return o->name() == ref; });
+                          });
+    });
+    if (ready == tables.end()) ready = tables.begin();  // a cycle: keep the given order
+    ordered.push_back(std::move(*ready));
+    tables.erase(ready);
+  }
+  tables = std::move(ordered);
+}
+
+void Rollback(pg::Connection& live) noexcept {
+  try {
+    live.Exec("ROLLBACK");
+  } catch (const std::exception& e) {
+    spdlog::warn("undo: rollback failed (the connection closes, which rolls back): {}", e.what());
+  }
+}
+
+std::vector<TableOutcome> ApplyAll(pg::Connection& live,
+                                   std::vector<std::unique_ptr<TableUndo>>& tables) {
+  std::vector<TableOutcome> outcomes;
+  live.Exec("BEGIN");
+  try {
+    for (auto& t : tables) outcomes.push_back(t->Apply());
+    live.Exec("COMMIT");
+  } catch (const Error& e) {
+    Rollback(live);
+    throw e.WithContext("undo rolled back, nothing was changed in the live cluster");
+  }
+  return outcomes;
+}
+
+}  // namespace
+
+OnConflict ParseOnConflict(std::string_view text) {
+  if (text == "skip") return OnConflict::kSkip;
+  if (text == "replace") return OnConflict::kReplace;
+  throw Error(ErrorCode::kUsage, fmt::format("invalid --on-conflict '{}'", text),
+              "use skip (keep today's rows) or replace (put the old rows back)");
+}
+
+std::string_view TableActionName(TableAction action) {
+  switch (action) {
+    case TableAction::kRecreate: return "recreate";
+    case TableAction::kRestoreRows: return "restore rows";
+    case TableAction::kCopyInto: return "copy into";
+  }
+  return "?";
+}
+
+UndoResult RunUndo(const repo::Repository& repository,
+                   const std::function<restore::ArchiveView()>& load_archive,
+                   const UndoRequest& request) {
+  const auto began = Clock::now();
+  if (request.tables.empty()) {
+    throw Error(ErrorCode::kUsage, "no table to undo", "give --table NAME (or an incident)");
+  }
+  pg::Connection live = pg::Connection::Open(request.live_conninfo);
+  Phase(request, "archiving the live cluster's current WAL segment");
+  ArchiveCurrentSegment(live, request.archive_wait);
+  ScratchOptions side_options = request.side;
+  // Promoted, not paused: paused recovery keeps the locks of the transaction it stopped before
+  // (DROP/TRUNCATE log an AccessExclusiveLock), so the table could not even be read; promotion
+  // aborts that transaction. The side cluster's new timeline is not archived (archive_mode off).
+  side_options.target.action = restore::TargetAction::kPromote;
+  Phase(request, "restoring a side cluster to " + side_options.target.Describe());
+  ScratchCluster side(repository, load_archive(), side_options);
+  UndoResult result;
+  result.side_cluster_seconds = side.result().rto_seconds;
+  result.plan.label = side.result().restore.label;
+  result.plan.target = side_options.target.Describe();
+  result.plan.database = request.database;
+  pg::Connection old = pg::Connection::Open(side.ConnInfo(request.database));
+  std::vector<std::unique_ptr<TableUndo>> tables;
+  for (const std::string& name : request.tables) {
+    tables.push_back(std::make_unique<TableUndo>(old, live, name, request,
+                                                 static_cast<int>(tables.size())));
+  }
+  OrderByReferences(tables);
+  Phase(request, "planning");
+  const SideDump dump{side.cluster().spec().bin_dir, side.ConnInfo(request.database),
+                      side.cluster().os_user()};
+  for (auto& t : tables) result.plan.tables.push_back(t->Plan(dump));
+  if (request.dry_run || (request.confirm && !request.confirm(result.plan))) {
+    result.total_seconds = std::chrono::duration<double>(Clock::now() - began).count();
+    return result;
+  }
+  Phase(request, "bringing the table(s) back in one transaction");
+  result.outcomes = ApplyAll(live, tables);
+  result.applied = true;
+  result.total_seconds = std::chrono::duration<double>(Clock::now() - began).count();
+  return result;
+}
+
+nlohmann::json ToJson(const UndoPlan& plan) {
+  nlohmann::json tables = nlohmann::json::array();
+  for (const TablePlan& t : plan.tables) {
+    tables.push_back({{"table", t.name}, {"action", std::string(TableActionName(t.action))},
+                      {"destination", t.destination}, {"old_rows", t.old_rows},
+                      {"live_rows", t.live_rows}, {"rows_to_insert", t.rows_to_insert},
+                      {"conflicting_rows", t.conflicting_rows}, {"match", t.match},
+                      {"sequences", t.sequences}, {"foreign_keys", t.foreign_keys},
+                      {"notes", t.notes}});
+  }
+  return {{"backup", plan.label}, {"target", plan.target}, {"database", plan.database},
+          {"tables", tables}};
+}
+
+nlohmann::json ToJson(const UndoResult& result) {
+  nlohmann::json outcomes = nlohmann::json::array();
+  for (const TableOutcome& o : result.outcomes) {
+    outcomes.push_back({{"table", o.name}, {"inserted", o.inserted}, {"replaced", o.replaced},
+                        {"foreign_keys_added", o.foreign_keys_added}, {"warnings", o.warnings}});
+  }
+  return {{"plan", ToJson(result.plan)}, {"applied", result.applied}, {"outcomes", outcomes},
+          {"side_cluster_seconds", result.side_cluster_seconds},
+          {"total_seconds", result.total_seconds}};
+}
+
+}  // namespace dbmedic::rescue
