@@ -16,6 +16,11 @@ namespace dbmedic::cli {
 // Options every backup-path command takes: the repository and how to reach the cluster.
 void AddRepositoryOptions(CLI::App* cmd, Context& ctx, bool cluster) {
   AddConfigOption(cmd, ctx, "repository.path");
+  AddConfigOption(cmd, ctx, "repository.key_file");
+  for (const char* key : {"repository.type", "s3.endpoint", "s3.bucket", "s3.region",
+                          "s3.uri_style", "s3.verify_tls", "s3.ca_file"}) {
+    AddConfigOption(cmd, ctx, key);
+  }
   if (!cluster) return;
   for (const char* key : {"cluster.host", "cluster.port", "cluster.user", "cluster.dbname"}) {
     AddConfigOption(cmd, ctx, key);
@@ -53,12 +58,14 @@ void RunInit(Context& ctx) {
                {"system_identifier", info.system_identifier},
                {"pg_version_num", info.pg_version_num},
                {"compression", std::string(repo::CompressionName(info.codec.compression))},
-               {"compression_level", info.codec.level}});
+               {"compression_level", info.codec.level},
+               {"encrypted", !info.encryption.is_null()}});
     return;
   }
-  fmt::print("repository '{}' initialised for cluster {} (PostgreSQL {}), compression {} level {}\n",
+  fmt::print("repository '{}' initialised for cluster {} (PostgreSQL {}), compression {} level {}{}\n",
              where, info.system_identifier, info.pg_version_num / 10000,
-             repo::CompressionName(info.codec.compression), info.codec.level);
+             repo::CompressionName(info.codec.compression), info.codec.level,
+             info.encryption.is_null() ? "" : ", encrypted (aes-256-gcm)");
 }
 
 void Setup(CLI::App& root, Context& ctx) {
@@ -71,6 +78,7 @@ void Setup(CLI::App& root, Context& ctx) {
   AddRepositoryOptions(init, ctx, true);
   AddConfigOption(init, ctx, "repository.compression");
   AddConfigOption(init, ctx, "repository.compression_level");
+  AddConfigOption(init, ctx, "repository.cipher");
   init->callback([&ctx] { RunInit(ctx); });
 }
 

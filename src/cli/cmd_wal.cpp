@@ -76,6 +76,9 @@ void StartPrefetch(Context& ctx, const std::string& name, const std::string& des
   argv.insert(argv.end(), {"wal", "prefetch", "--repo",
                            ctx.config().Path("repository.path").string(), "--spool",
                            spool.string()});
+  if (auto key_file = ctx.overrides.find("repository.key_file"); key_file != ctx.overrides.end()) {
+    argv.insert(argv.end(), {"--repo-key-file", key_file->second});  // an encrypted repository
+  }
   argv.insert(argv.end(), names.begin(), names.end());
   wal::LaunchDetached(argv);
 }
