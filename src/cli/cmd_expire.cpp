@@ -6,6 +6,7 @@
 #include <fmt/format.h>
 
 #include "cli/command.hpp"
+#include "core/error.hpp"
 #include "repo/cluster.hpp"
 #include "repo/retention.hpp"
 #include "wal/archive.hpp"
@@ -117,10 +118,14 @@ const CommandRegistration kReg{Setup};
 // set. Returns the plan it applied (for the backup command's output).
 std::optional<repo::ExpirePlan> ExpireAfterBackup(Context& ctx) {
   if (!ctx.config().Bool("retention.expire_after_backup")) return std::nullopt;
-  repo::Repository repository = repo::OpenRepository(ctx.config());
-  repo::ExpirePlan plan = Plan(repository, ctx.config());
-  repo::ApplyExpire(repository, plan);
-  return plan;
+  try {
+    repo::Repository repository = repo::OpenRepository(ctx.config());
+    repo::ExpirePlan plan = Plan(repository, ctx.config());
+    repo::ApplyExpire(repository, plan);
+    return plan;
+  } catch (const Error& e) {
+    throw e.WithContext("the backup succeeded, but expire after it failed");
+  }
 }
 
 }  // namespace dbmedic::cli

@@ -13,18 +13,34 @@
 
 namespace dbmedic::cli {
 
+// How to reach the repository besides its path (encryption key file, S3 back end).
+constexpr const char* kRepositoryAccessKeys[] = {"repository.key_file", "repository.type",
+                                                 "s3.endpoint",         "s3.bucket",
+                                                 "s3.region",           "s3.uri_style",
+                                                 "s3.verify_tls",       "s3.ca_file"};
+
 // Options every backup-path command takes: the repository and how to reach the cluster.
 void AddRepositoryOptions(CLI::App* cmd, Context& ctx, bool cluster) {
   AddConfigOption(cmd, ctx, "repository.path");
-  AddConfigOption(cmd, ctx, "repository.key_file");
-  for (const char* key : {"repository.type", "s3.endpoint", "s3.bucket", "s3.region",
-                          "s3.uri_style", "s3.verify_tls", "s3.ca_file"}) {
-    AddConfigOption(cmd, ctx, key);
-  }
+  for (const char* key : kRepositoryAccessKeys) AddConfigOption(cmd, ctx, key);
   if (!cluster) return;
   for (const char* key : {"cluster.host", "cluster.port", "cluster.user", "cluster.dbname"}) {
     AddConfigOption(cmd, ctx, key);
   }
+}
+
+// The repository access flags given on this command line (kRepositoryAccessKeys), as arguments,
+// so a child command (restore_command, prefetch) reaches the same repository the same way.
+// Secrets are never flags, so none is passed on.
+std::vector<std::string> RepositoryFlagArgs(const Context& ctx) {
+  std::vector<std::string> args;
+  for (const char* key : kRepositoryAccessKeys) {
+    const auto it = ctx.overrides.find(key);
+    if (it == ctx.overrides.end()) continue;
+    args.push_back(core::FlagName(*core::FindOption(key)));
+    args.push_back(it->second);
+  }
+  return args;
 }
 
 // Prints "done / total (pct) rate" on stderr, at most twice a second, only on a terminal.
