@@ -107,7 +107,8 @@ constexpr OptionSpec kOptions[] = {
      "backoff).",
      "0..20"},
     {"s3.timeout", T::kDuration, "60s",
-     "A request fails (and is retried) when no byte moves for this long."},
+     "A request fails (and is retried) after this long plus 1 s per MiB it transfers, or when "
+     "no byte moves for this long."},
     {"s3.part_size", T::kSize, "16MiB",
      "Objects larger than this are uploaded in parts of this size (multipart upload)."},
     // END offsite options

@@ -190,7 +190,15 @@ S3Client::Attempt S3Client::SendOnce(std::string_view method, std::string_view k
   curl_easy_setopt(c, CURLOPT_HTTPHEADER, headers.get());
   curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, static_cast<long>(std::min<std::int64_t>(
                                                      settings_.timeout.count(), 30000)));
-  // A stalled transfer (no byte for `timeout`) fails; a slow but moving one may take its time.
+  // A request may take `timeout` plus 1 s per MiB it moves (uploads: the body; reads: up to a
+  // part's size), so a stalled server is detected even after a quick upload. A transfer that
+  // stops moving for `timeout` fails earlier.
+  const std::uint64_t moved = method == "GET" ? std::max<std::uint64_t>(body.size(),
+                                                                         settings_.part_size)
+                                              : body.size();
+  curl_easy_setopt(c, CURLOPT_TIMEOUT_MS,
+                   static_cast<long>(settings_.timeout.count()) +
+                       static_cast<long>(moved * 1000 / (1 << 20)));
   curl_easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, 1L);
   curl_easy_setopt(c, CURLOPT_LOW_SPEED_TIME,
                    std::max<long>(1, static_cast<long>(settings_.timeout.count() / 1000)));

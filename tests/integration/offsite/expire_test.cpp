@@ -24,7 +24,9 @@ class ExpireTest : public ::testing::Test {
     TestCluster& c = primary_->cluster();
     c.Sql("CREATE TABLE marks (phase text, n int)");
     c.Sql("INSERT INTO marks SELECT 'before-a', g FROM generate_series(1, 100) g");
-    first_ = new std::string(backup::RunBackup(primary_->config()).manifest.label);
+    const repo::Manifest first = backup::RunBackup(primary_->config()).manifest;
+    first_ = new std::string(first.label);
+    first_start_ = new pg::Lsn(pg::Lsn::Parse(first.start_lsn));
     for (int i = 0; i < 3; ++i) {
       c.Sql("INSERT INTO marks SELECT 'between', g FROM generate_series(1, 100) g");
       primary_->SwitchAndWait();
@@ -42,6 +44,7 @@ class ExpireTest : public ::testing::Test {
   static void TearDownTestSuite() {
     delete second_start_;
     delete second_;
+    delete first_start_;
     delete first_;
     delete primary_;
   }
@@ -67,12 +70,14 @@ class ExpireTest : public ::testing::Test {
   static std::string* first_;
   static std::string* second_;
   static pg::Lsn* second_start_;
+  static pg::Lsn* first_start_;
 };
 
 ArchivingCluster* ExpireTest::primary_ = nullptr;
 std::string* ExpireTest::first_ = nullptr;
 std::string* ExpireTest::second_ = nullptr;
 pg::Lsn* ExpireTest::second_start_ = nullptr;
+pg::Lsn* ExpireTest::first_start_ = nullptr;
 
 TEST_F(ExpireTest, KeepFullOneRemovesTheOlderBackup) {
   const fs::path dir = CopyRepository("keep-full");
@@ -147,15 +152,20 @@ TEST_F(ExpireTest, DryRunListsWhatWouldGoAndRemovesNothing) {
   EXPECT_EQ(Wal(dir).size(), wal_before);
 }
 
-TEST_F(ExpireTest, KeepFullTwoRemovesNothing) {
+TEST_F(ExpireTest, KeepFullTwoKeepsBothBackupsAndTheWalFromTheFirst) {
   const fs::path dir = CopyRepository("keep-two");
-  const std::size_t wal_before = Wal(dir).size();
   const auto r = RunDbmedic({"--output", "json", "expire", "--repo", dir.string(), "--keep-full",
                              "2"});
   ASSERT_EQ(r.exit_code, 0) << r.err;
-  EXPECT_EQ(nlohmann::json::parse(r.out).at("expired_backups"), nlohmann::json::array());
+  const nlohmann::json j = nlohmann::json::parse(r.out);
+  EXPECT_EQ(j.at("expired_backups"), nlohmann::json::array());
+  EXPECT_EQ(j.at("wal_kept_from"), pg::WalSegmentName(1, pg::SegmentNumber(*first_start_)));
   EXPECT_EQ(Backups(dir).size(), 2u);
-  EXPECT_EQ(Wal(dir).size(), wal_before);
+  for (const wal::ArchivedFile& f : Wal(dir)) {
+    EXPECT_GE(pg::ParseWalSegmentName(f.name.substr(0, 24))->segno,
+              pg::SegmentNumber(*first_start_))
+        << f.name;
+  }
 }
 
 TEST_F(ExpireTest, WithoutAPolicyIsAUsageError) {
