@@ -74,6 +74,15 @@ TEST_F(S3StorageTest, WriteListReadRemove) {
   s3.Remove("archive/00000001/x");  // a missing object is not an error
 }
 
+TEST_F(S3StorageTest, ListingPagesPastAThousandObjects) {
+  S3Storage s3(Settings());
+  for (int i = 0; i < 1005; ++i) s3.WriteAtomic(fmt::format("many/{:04}", i), "o");
+  const auto listed = s3.List("many");
+  ASSERT_EQ(listed.size(), 1005u);
+  EXPECT_EQ(listed.front().path, "0000");
+  EXPECT_EQ(listed.back().path, "1004");
+}
+
 TEST_F(S3StorageTest, AnUncommittedWriteLeavesNothing) {
   S3Storage s3(Settings());
   {
