@@ -45,3 +45,6 @@ fi
 # Debian's package creates a default cluster; it is not ours and must not hold port 5432 busy.
 # We never start it; the harness and sandbox use their own initdb on free ports.
 id postgres >/dev/null 2>&1 || { echo "setup: the postgres OS user is missing after install" >&2; exit 1; }
+
+# s3rver for the S3 storage tests (npm; pinned version).
+bash "$here/install-s3rver.sh"

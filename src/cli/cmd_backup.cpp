@@ -10,11 +10,14 @@
 #include "pg/connection.hpp"
 #include "pg/lsn.hpp"
 #include "repo/cluster.hpp"
+#include "repo/retention_policy.hpp"
 
 namespace dbmedic::cli {
 
 void AddRepositoryOptions(CLI::App* cmd, Context& ctx, bool cluster);
 std::function<void(std::uint64_t, std::uint64_t)> MakeProgressPrinter(const char* verb);
+// Retention after the backup when retention.expire_after_backup is set (cmd_expire.cpp).
+std::optional<repo::ExpirePlan> ExpireAfterBackup(Context& ctx);
 
 namespace {
 
@@ -45,6 +48,12 @@ void Run(Context& ctx) {
   const backup::BackupResult result = backup::RunBackup(ctx.config(), options);
   const repo::Manifest& m = result.manifest;
   CaptureCatalogAfterBackup(ctx.config());
+  const std::optional<repo::ExpirePlan> expired = ExpireAfterBackup(ctx);
+  nlohmann::json expired_json = nullptr;
+  if (expired) {
+    expired_json = {{"backups", expired->expired_backups},
+                    {"wal_files", expired->expired_wal.size()}};
+  }
   if (ctx.json()) {
     PrintJson({{"label", m.label},
                {"type", m.type},
@@ -55,7 +64,8 @@ void Run(Context& ctx) {
                {"database_size", m.database_size},
                {"repository_size", m.repository_size},
                {"duration_seconds", m.duration_seconds},
-               {"removed_incomplete", result.removed_incomplete}});
+               {"removed_incomplete", result.removed_incomplete},
+               {"expired", expired_json}});
     return;
   }
   for (const std::string& label : result.removed_incomplete) {
@@ -65,6 +75,10 @@ void Run(Context& ctx) {
              m.files.size(), HumanBytes(double(m.database_size)),
              HumanBytes(double(m.repository_size)), m.start_lsn, m.stop_lsn,
              HumanSeconds(m.duration_seconds));
+  if (expired) {
+    fmt::print("expired {} backups and {} WAL files (retention)\n", expired->expired_backups.size(),
+               expired->expired_wal.size());
+  }
 }
 
 void Setup(CLI::App& root, Context& ctx) {
@@ -78,6 +92,9 @@ void Setup(CLI::App& root, Context& ctx) {
   AddConfigOption(cmd, ctx, "backup.chunk_size");
   AddConfigOption(cmd, ctx, "repository.compression");
   AddConfigOption(cmd, ctx, "repository.compression_level");
+  AddConfigOption(cmd, ctx, "retention.expire_after_backup");
+  AddConfigOption(cmd, ctx, "retention.keep_full");
+  AddConfigOption(cmd, ctx, "retention.keep_days");
   cmd->callback([&ctx] { Run(ctx); });
 }
 

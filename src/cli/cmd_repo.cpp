@@ -13,13 +13,34 @@
 
 namespace dbmedic::cli {
 
+// How to reach the repository besides its path (encryption key file, S3 back end).
+constexpr const char* kRepositoryAccessKeys[] = {"repository.key_file", "repository.type",
+                                                 "s3.endpoint",         "s3.bucket",
+                                                 "s3.region",           "s3.uri_style",
+                                                 "s3.verify_tls",       "s3.ca_file"};
+
 // Options every backup-path command takes: the repository and how to reach the cluster.
 void AddRepositoryOptions(CLI::App* cmd, Context& ctx, bool cluster) {
   AddConfigOption(cmd, ctx, "repository.path");
+  for (const char* key : kRepositoryAccessKeys) AddConfigOption(cmd, ctx, key);
   if (!cluster) return;
   for (const char* key : {"cluster.host", "cluster.port", "cluster.user", "cluster.dbname"}) {
     AddConfigOption(cmd, ctx, key);
   }
+}
+
+// The repository access flags given on this command line (kRepositoryAccessKeys), as arguments,
+// so a child command (restore_command, prefetch) reaches the same repository the same way.
+// Secrets are never flags, so none is passed on.
+std::vector<std::string> RepositoryFlagArgs(const Context& ctx) {
+  std::vector<std::string> args;
+  for (const char* key : kRepositoryAccessKeys) {
+    const auto it = ctx.overrides.find(key);
+    if (it == ctx.overrides.end()) continue;
+    args.push_back(core::FlagName(*core::FindOption(key)));
+    args.push_back(it->second);
+  }
+  return args;
 }
 
 // Prints "done / total (pct) rate" on stderr, at most twice a second, only on a terminal.
@@ -53,12 +74,14 @@ void RunInit(Context& ctx) {
                {"system_identifier", info.system_identifier},
                {"pg_version_num", info.pg_version_num},
                {"compression", std::string(repo::CompressionName(info.codec.compression))},
-               {"compression_level", info.codec.level}});
+               {"compression_level", info.codec.level},
+               {"encrypted", !info.encryption.is_null()}});
     return;
   }
-  fmt::print("repository '{}' initialised for cluster {} (PostgreSQL {}), compression {} level {}\n",
+  fmt::print("repository '{}' initialised for cluster {} (PostgreSQL {}), compression {} level {}{}\n",
              where, info.system_identifier, info.pg_version_num / 10000,
-             repo::CompressionName(info.codec.compression), info.codec.level);
+             repo::CompressionName(info.codec.compression), info.codec.level,
+             info.encryption.is_null() ? "" : ", encrypted (aes-256-gcm)");
 }
 
 void Setup(CLI::App& root, Context& ctx) {
@@ -71,6 +94,7 @@ void Setup(CLI::App& root, Context& ctx) {
   AddRepositoryOptions(init, ctx, true);
   AddConfigOption(init, ctx, "repository.compression");
   AddConfigOption(init, ctx, "repository.compression_level");
+  AddConfigOption(init, ctx, "repository.cipher");
   init->callback([&ctx] { RunInit(ctx); });
 }
 

@@ -21,6 +21,8 @@
 
 namespace dbmedic::cli {
 
+std::vector<std::string> RepositoryFlagArgs(const Context& ctx);  // cmd_repo.cpp
+
 struct PitrCli {
   std::string to_time;
   std::string to_lsn;
@@ -164,8 +166,9 @@ std::string WalCommand(Context& ctx, std::string_view verb) {
   }
   std::string cmd = fmt::format("{} wal {}", self.string(), verb);
   if (ctx.config_path) cmd += fmt::format(" --config '{}'", *ctx.config_path);
-  cmd += fmt::format(" --repo '{}' {}", ctx.config().Path("repository.path").string(),
-                     verb == "get" ? "%f \"%p\"" : verb == "push" ? "%p" : "");
+  cmd += fmt::format(" --repo '{}'", ctx.config().Path("repository.path").string());
+  for (const std::string& arg : RepositoryFlagArgs(ctx)) cmd += fmt::format(" '{}'", arg);
+  cmd += verb == "get" ? " %f \"%p\"" : verb == "push" ? " %p" : "";
   return cmd;
 }
 

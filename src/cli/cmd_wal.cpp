@@ -24,6 +24,8 @@
 
 namespace dbmedic::cli {
 
+std::vector<std::string> RepositoryFlagArgs(const Context& ctx);  // cmd_repo.cpp
+
 void AddRepositoryOptions(CLI::App* cmd, Context& ctx, bool cluster);
 
 namespace {
@@ -83,6 +85,8 @@ void StartPrefetch(Context& ctx, const std::string& name, const std::string& des
   argv.insert(argv.end(), {"wal", "prefetch", "--repo",
                            ctx.config().Path("repository.path").string(), "--spool",
                            spool.string()});
+  const std::vector<std::string> repo_flags = RepositoryFlagArgs(ctx);  // key file, S3
+  argv.insert(argv.end(), repo_flags.begin(), repo_flags.end());
   argv.insert(argv.end(), names.begin(), names.end());
   wal::LaunchDetached(argv);
 }

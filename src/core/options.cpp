@@ -45,7 +45,7 @@ constexpr OptionSpec kOptions[] = {
     // BEGIN backup-restore options
     {"backup.jobs", T::kInt, "0", "Parallel copy jobs (0 = number of cores).", "0..64", false,
      "--jobs"},
-    {"repository.type", T::kEnum, "posix", "Storage back end of the repository.", "posix"},
+    {"repository.type", T::kEnum, "posix", "Storage back end of the repository.", "posix|s3"},
     {"backup.chunk_size", T::kSize, "8MiB",
      "Files larger than this are split into independently compressed chunks of this size, so "
      "one big relation file is copied and restored by all jobs."},
@@ -74,6 +74,54 @@ constexpr OptionSpec kOptions[] = {
     {"pitr.start_timeout", T::kDuration, "1h",
      "How long `restore --start` waits for recovery to reach the target."},
     // END wal options
+
+    // BEGIN offsite options
+    {"retention.keep_full", T::kInt, "",
+     "`expire` keeps this many newest full backups (with the backups taken after them).",
+     "1..100000", false, "--keep-full"},
+    {"retention.keep_days", T::kInt, "",
+     "`expire` keeps every backup that ended within this many days, plus the newest older one "
+     "(recovery to the start of the window needs it).",
+     "1..36500", false, "--keep-days"},
+    {"retention.expire_after_backup", T::kBool, "false",
+     "Run `expire` with the retention policy after each successful backup.", {}, false,
+     "--expire-after-backup"},
+    {"repository.cipher", T::kEnum, "none",
+     "Encryption at rest chosen at `repo init` (AES-256-GCM per stored file); later commands "
+     "read it from repo.json.",
+     "none|aes-256-gcm"},
+    {"repository.passphrase", T::kString, "",
+     "Passphrase of an encrypted repository (config file or environment only).", {}, true},
+    {"repository.key_file", T::kPath, "",
+     "File (mode 0600, at least 32 bytes) whose content is the key of an encrypted repository, "
+     "instead of a passphrase.",
+     {}, false, "--repo-key-file"},
+    {"s3.endpoint", T::kString, "",
+     "S3 endpoint URL (repository.type = s3): https://s3.eu-west-1.amazonaws.com, or "
+     "http://HOST:PORT for a local S3-compatible server. repository.path is the key prefix."},
+    {"s3.bucket", T::kString, "", "Bucket of the repository (repository.type = s3)."},
+    {"s3.region", T::kString, "us-east-1", "Region used in request signatures (SigV4)."},
+    {"s3.uri_style", T::kEnum, "host",
+     "Addressing: host (https://BUCKET.ENDPOINT/KEY) or path (https://ENDPOINT/BUCKET/KEY).",
+     "host|path"},
+    {"s3.key", T::kString, "", "Access key id (default: AWS_ACCESS_KEY_ID).", {}, true},
+    {"s3.key_secret", T::kString, "", "Secret access key (default: AWS_SECRET_ACCESS_KEY).", {},
+     true},
+    {"s3.token", T::kString, "", "Session token of temporary credentials (default: "
+     "AWS_SESSION_TOKEN).", {}, true},
+    {"s3.verify_tls", T::kBool, "true",
+     "Verify the endpoint's TLS certificate and host name (turn off only for a test server)."},
+    {"s3.ca_file", T::kPath, "", "CA bundle to verify the endpoint with (default: the system's)."},
+    {"s3.retries", T::kInt, "4",
+     "Retries of a request after a connection error, a timeout, HTTP 5xx or 429 (exponential "
+     "backoff).",
+     "0..20"},
+    {"s3.timeout", T::kDuration, "60s",
+     "A request fails (and is retried) after this long plus 1 s per MiB it transfers, or when "
+     "no byte moves for this long."},
+    {"s3.part_size", T::kSize, "16MiB",
+     "Objects larger than this are uploaded in parts of this size (multipart upload)."},
+    // END offsite options
 
     // BEGIN forensics options
     {"forensics.wal_dir", T::kPath, "",

@@ -25,6 +25,11 @@ FetchedChunk FetchChunk(const storage::Storage& storage, const Manifest& manifes
   try {
     stored = storage.ReadAll(path);
   } catch (const Error& e) {
+    if (e.code() == ErrorCode::kCorrupt) {  // an encrypted object that fails authentication
+      out.fault = ChunkFault::kAltered;
+      out.detail = e.what();
+      return out;
+    }
     if (e.code() != ErrorCode::kNotFound) throw;
     out.fault = ChunkFault::kMissing;
     out.detail = "the object does not exist";

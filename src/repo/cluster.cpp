@@ -5,6 +5,7 @@
 #include <fmt/format.h>
 
 #include "core/error.hpp"
+#include "repo/crypto_storage.hpp"
 #include "storage/storage.hpp"
 
 namespace dbmedic::repo {
@@ -61,11 +62,13 @@ Repository InitRepository(const core::Config& config) {
   info.created = std::chrono::duration_cast<std::chrono::seconds>(
                      std::chrono::system_clock::now().time_since_epoch())
                      .count();
-  return Repository::Init(storage::OpenStorage(config), std::move(info));
+  InitStorage init = OpenStorageForInit(config);
+  info.encryption = std::move(init.encryption);
+  return Repository::Init(std::move(init.storage), std::move(info));
 }
 
 Repository OpenRepository(const core::Config& config) {
-  return Repository::Open(storage::OpenStorage(config));
+  return Repository::Open(OpenRepositoryStorage(config));
 }
 
 }  // namespace dbmedic::repo

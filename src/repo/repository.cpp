@@ -14,12 +14,14 @@ using nlohmann::json;
 constexpr std::string_view kRepoInfoPath = "repo.json";
 
 json InfoToJson(const RepoInfo& info) {
-  return {{"format_version", info.format_version},
-          {"system_identifier", info.system_identifier},
-          {"pg_version_num", info.pg_version_num},
-          {"compression", std::string(CompressionName(info.codec.compression))},
-          {"compression_level", info.codec.level},
-          {"created", info.created}};
+  json j = {{"format_version", info.format_version},
+            {"system_identifier", info.system_identifier},
+            {"pg_version_num", info.pg_version_num},
+            {"compression", std::string(CompressionName(info.codec.compression))},
+            {"compression_level", info.codec.level},
+            {"created", info.created}};
+  if (!info.encryption.is_null()) j["encryption"] = info.encryption;
+  return j;
 }
 
 RepoInfo InfoFromJson(const json& j, const std::string& what) {
@@ -38,6 +40,7 @@ RepoInfo InfoFromJson(const json& j, const std::string& what) {
     if (!compression) throw std::invalid_argument("unknown compression");
     info.codec = {*compression, j.at("compression_level").get<int>()};
     info.created = j.at("created").get<std::int64_t>();
+    if (j.contains("encryption")) info.encryption = j.at("encryption");
   } catch (const json::exception& e) {
     throw Error(ErrorCode::kCorrupt, fmt::format("'{}' is malformed: {}", what, e.what()),
                 "restore repo.json from a copy of the repository");

@@ -28,6 +28,9 @@ struct RepoInfo {
   int pg_version_num = 0;         // e.g. 150020
   CodecSettings codec;
   std::int64_t created = 0;  // seconds since the epoch
+  // Encryption settings (crypto_key.hpp: cipher, KDF, salt, wrapped data key); null when the
+  // repository is not encrypted. Never holds a key in clear.
+  nlohmann::json encryption;
 };
 
 class Repository {

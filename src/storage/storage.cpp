@@ -8,6 +8,9 @@
 #include "core/config.hpp"
 #include "core/error.hpp"
 #include "storage/posix_storage.hpp"
+#include "storage/s3_storage.hpp"
+
+extern char** environ;
 
 namespace dbmedic::storage {
 
@@ -60,9 +63,22 @@ std::unique_ptr<ObjectLock> Storage::TryLock(std::string_view path, std::string_
 std::unique_ptr<Storage> OpenStorage(const core::Config& config) {
   const std::string type = config.Has("repository.type") ? config.String("repository.type")
                                                          : std::string("posix");
+  if (type == "s3") {
+    std::map<std::string, std::string> env;
+    for (char** e = environ; *e; ++e) {
+      const std::string_view entry(*e);
+      if (entry.starts_with("AWS_")) {
+        const std::size_t eq = entry.find('=');
+        if (eq != std::string_view::npos) {
+          env[std::string(entry.substr(0, eq))] = std::string(entry.substr(eq + 1));
+        }
+      }
+    }
+    return std::make_unique<S3Storage>(S3SettingsFromConfig(config, env));
+  }
   if (type != "posix") {
     throw Error(ErrorCode::kConfig, fmt::format("unknown repository type '{}'", type),
-                "set repository.type to one of: posix");
+                "set repository.type to one of: posix, s3");
   }
   return std::make_unique<PosixStorage>(config.Path("repository.path"));
 }

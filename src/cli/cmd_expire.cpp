@@ -1,0 +1,131 @@
+// `dbmedic expire`: applies the retention policy (retention.keep_full / keep_days) to the
+// repository: removes the backups it no longer retains and the archived WAL that no retained
+// backup needs for point-in-time recovery. `--dry-run` only lists what would go.
+#include <ctime>
+
+#include <fmt/format.h>
+
+#include "cli/command.hpp"
+#include "core/error.hpp"
+#include "repo/cluster.hpp"
+#include "repo/retention.hpp"
+#include "wal/archive.hpp"
+
+namespace dbmedic::cli {
+
+void AddRepositoryOptions(CLI::App* cmd, Context& ctx, bool cluster);
+
+namespace {
+
+struct ExpireCli {
+  bool dry_run = false;
+};
+
+repo::ExpirePlan Plan(const repo::Repository& repository, const core::Config& config) {
+  std::vector<repo::BackupSummary> backups;
+  for (const std::string& label : repository.ListBackups()) {
+    backups.push_back(repo::SummarizeBackup(repository.LoadManifest(label)));
+  }
+  std::vector<repo::WalObject> wal;
+  const wal::WalArchive archive(repository, repository.info().codec);
+  for (const wal::ArchivedFile& f : archive.List()) {
+    wal.push_back({f.name, f.object, f.stored_size});
+  }
+  return repo::PlanExpire(backups, wal, repo::RetentionFromConfig(config), std::time(nullptr));
+}
+
+nlohmann::json PlanJson(const repo::ExpirePlan& plan, bool dry_run) {
+  nlohmann::json retained = nlohmann::json::array();
+  for (const repo::RetainedBackup& r : plan.retained) {
+    nlohmann::json reasons = nlohmann::json::array();
+    for (repo::RetainReason reason : r.reasons) {
+      reasons.push_back(std::string(repo::RetainReasonName(reason)));
+    }
+    retained.push_back({{"label", r.label}, {"reasons", reasons}});
+  }
+  nlohmann::json wal = {{"files", plan.expired_wal.size()}, {"stored_bytes", plan.expired_wal_bytes}};
+  if (!plan.expired_wal.empty()) {
+    wal["first"] = plan.expired_wal.front().name;
+    wal["last"] = plan.expired_wal.back().name;
+  }
+  return {{"dry_run", dry_run},
+          {"retained", retained},
+          {"expired_backups", plan.expired_backups},
+          {"expired_wal", wal},
+          {"wal_kept_from", plan.wal_kept_from ? nlohmann::json(*plan.wal_kept_from)
+                                               : nlohmann::json(nullptr)}};
+}
+
+std::string JoinReasons(const std::vector<repo::RetainReason>& reasons) {
+  std::string text;
+  for (repo::RetainReason r : reasons) {
+    if (!text.empty()) text += ", ";
+    text += repo::RetainReasonName(r);
+  }
+  return text;
+}
+
+void PrintPlan(const repo::ExpirePlan& plan, bool dry_run) {
+  const char* verb = dry_run ? "would expire" : "expired";
+  std::vector<std::vector<std::string>> rows;
+  for (const repo::RetainedBackup& r : plan.retained) {
+    rows.push_back({r.label, "keep", JoinReasons(r.reasons)});
+  }
+  for (const std::string& label : plan.expired_backups) rows.push_back({label, verb, ""});
+  PrintTable({"BACKUP", "ACTION", "WHY KEPT"}, rows);
+  if (plan.expired_wal.empty()) {
+    fmt::print("WAL: nothing {}", dry_run ? "would expire" : "expired");
+  } else {
+    fmt::print("WAL: {} {} files ({}), {} .. {}", verb, plan.expired_wal.size(),
+               HumanBytes(double(plan.expired_wal_bytes)), plan.expired_wal.front().name,
+               plan.expired_wal.back().name);
+  }
+  if (plan.wal_kept_from) fmt::print("; kept from {} on", *plan.wal_kept_from);
+  fmt::print("\n");
+}
+
+void Run(Context& ctx, const ExpireCli& cli) {
+  repo::Repository repository = repo::OpenRepository(ctx.config());
+  const repo::ExpirePlan plan = Plan(repository, ctx.config());
+  if (!cli.dry_run) repo::ApplyExpire(repository, plan);
+  if (ctx.json()) {
+    PrintJson(PlanJson(plan, cli.dry_run));
+    return;
+  }
+  PrintPlan(plan, cli.dry_run);
+}
+
+void Setup(CLI::App& root, Context& ctx) {
+  auto cli = std::make_shared<ExpireCli>();
+  auto* cmd = root.add_subcommand(
+      "expire",
+      "Remove backups the retention policy no longer keeps (--keep-full N newest full backups, "
+      "--keep-days D days of backups plus the one the window starts from) and the archived WAL "
+      "no retained backup needs for point-in-time recovery. A retained backup's WAL, and the "
+      "backups it is based on, are never removed.");
+  AddRepositoryOptions(cmd, ctx, false);
+  AddConfigOption(cmd, ctx, "retention.keep_full");
+  AddConfigOption(cmd, ctx, "retention.keep_days");
+  cmd->add_flag("--dry-run", cli->dry_run, "List what would be removed; remove nothing.");
+  cmd->callback([&ctx, cli] { Run(ctx, *cli); });
+}
+
+const CommandRegistration kReg{Setup};
+
+}  // namespace
+
+// Called by `dbmedic backup` after a successful backup when retention.expire_after_backup is
+// set. Returns the plan it applied (for the backup command's output).
+std::optional<repo::ExpirePlan> ExpireAfterBackup(Context& ctx) {
+  if (!ctx.config().Bool("retention.expire_after_backup")) return std::nullopt;
+  try {
+    repo::Repository repository = repo::OpenRepository(ctx.config());
+    repo::ExpirePlan plan = Plan(repository, ctx.config());
+    repo::ApplyExpire(repository, plan);
+    return plan;
+  } catch (const Error& e) {
+    throw e.WithContext("the backup succeeded, but expire after it failed");
+  }
+}
+
+}  // namespace dbmedic::cli
