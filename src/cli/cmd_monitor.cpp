@@ -10,6 +10,7 @@
 #include <spdlog/spdlog.h>
 
 #include "cli/agent_diagnose.hpp"
+#include "cli/catalog_capture.hpp"
 #include "cli/command.hpp"
 #include "core/error.hpp"
 #include "monitor/agent.hpp"
@@ -95,6 +96,7 @@ void Run(Context& ctx, const MonitorArgs& args) {
   monitor::Agent agent(settings, std::move(targets), std::move(rules), std::move(notifiers),
                        clock);
   AttachDiagnose(agent, config);  // top queries and wait events, kept by the agent
+  const PeriodicCatalogCapture catalog_capture(config);  // names for `incidents`
   if (recovery) agent.AddCollector(MakeRecoveryCollector(ctx));
   agent.Start();
   if (ctx.json()) {
@@ -118,7 +120,7 @@ void Setup(CLI::App& root, Context& ctx) {
                           "monitor.evaluation_interval", "monitor.history_interval",
                           "cluster.host", "cluster.port", "cluster.data_dir",
                           "diagnose.snapshot_interval", "diagnose.wait_sample_interval",
-                          "diagnose.snapshot_file"}) {
+                          "diagnose.snapshot_file", "forensics.capture_interval"}) {
     AddConfigOption(cmd, ctx, key);
   }
   cmd->add_option("--run-for", args->run_for,

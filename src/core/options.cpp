@@ -142,8 +142,9 @@ constexpr OptionSpec kOptions[] = {
      "(not stored), so a DROP or TRUNCATE newer than the last stored snapshot is confirmed.",
      {}, false, "--live-snapshot"},
     {"forensics.capture_interval", T::kDuration, "5m",
-     "How often `wal stream` and the agent add a relation catalog snapshot to the repository "
-     "(every backup adds one too). 0 turns the periodic capture off.", {}, false,
+     "How often `wal stream` and the monitor agent (when repository.path is set) add a relation "
+     "catalog snapshot to the repository (every backup adds one too). 0 turns the periodic "
+     "capture off.", {}, false,
      "--catalog-interval"},
     // END forensics options
 
