@@ -16,12 +16,6 @@ namespace {
 
 nlohmann::json ToJson(const wal::CheckReport& r) {
   nlohmann::json missing = nlohmann::json::array();
-  if (r.streamed_lsn) fmt::print("streamed into the repository up to {}\n", *r.streamed_lsn);
-  if (r.spool_files > 0 || r.spool_error) {
-    fmt::print("asynchronous push spool: {} files ({}) not yet in the repository{}\n",
-               r.spool_files, HumanBytes(double(r.spool_bytes)),
-               r.spool_error ? "; last failure: " + *r.spool_error : "");
-  }
   for (const wal::MissingRange& m : r.missing) {
     missing.push_back({{"timeline", m.timeline}, {"first", m.first}, {"last", m.last}});
   }

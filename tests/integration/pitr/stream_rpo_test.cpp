@@ -200,7 +200,8 @@ TEST(StreamGap, UnfillableGapIsReportedAndListedByCheck) {
                              "--pg-host", c.socket_dir().string(), "--pg-port",
                              std::to_string(c.port())});
   ASSERT_EQ(r.exit_code, static_cast<int>(ErrorCode::kCorrupt)) << r.out << r.err;
-  const nlohmann::json j = nlohmann::json::parse(r.out);
+  const nlohmann::json j = nlohmann::json::parse(r.out, nullptr, false);
+  ASSERT_FALSE(j.is_discarded()) << "stdout: " << r.out << "\nstderr: " << r.err;
   EXPECT_FALSE(j.at("ok").get<bool>());
   ASSERT_EQ(j.at("missing").size(), 1u) << r.out;
   const auto stale_seg = pg::ParseWalSegmentName(stale);
