@@ -10,6 +10,7 @@
 #include <fmt/format.h>
 
 #include "cli/command.hpp"
+#include "cli/incident_scan.hpp"
 #include "core/error.hpp"
 #include "forensics/incident_scanner.hpp"
 #include "pg/connection.hpp"
@@ -58,38 +59,28 @@ restore::RecoveryTarget BeforeTarget(const std::string& before) {
   return t;
 }
 
-// The incident's tables and database, from the WAL (forensics.wal_dir, default the live
-// cluster's pg_wal) named through the relation catalog (forensics.catalog).
-void ResolveIncident(const core::Config& config, const std::string& xid, UndoArgs& args,
+// The incident's tables and database, found like `dbmedic incidents` finds them: in the
+// repository's WAL archive (or forensics.wal_dir), named through the repository's catalog (or
+// forensics.catalog) and the live cluster's.
+void ResolveIncident(Context& ctx, const std::string& xid, UndoArgs& args,
                      std::string& database) {
-  if (!config.Has("forensics.catalog")) {
-    throw Error(ErrorCode::kUsage,
-                fmt::format("incident {}: its tables cannot be named without a relation catalog",
-                            xid),
-                "give the table with --table NAME, or set forensics.catalog (dbmedic catalog "
-                "capture)");
-  }
-  const std::filesystem::path wal_dir = config.Has("forensics.wal_dir")
-                                            ? config.Path("forensics.wal_dir")
-                                            : config.Path("cluster.data_dir") / "pg_wal";
-  const pg::RelationCatalog catalog = pg::RelationCatalog::Load(config.Path("forensics.catalog"));
-  pg::DirectoryWalSource source(wal_dir);
-  pg::WalReader reader(source);
+  const core::Config& config = ctx.config();
   forensics::IncidentOptions options;
   options.min_rows = static_cast<std::uint64_t>(config.Int("forensics.min_rows"));
   options.min_percent = static_cast<int>(config.Int("forensics.min_percent"));
-  const forensics::IncidentReport report = forensics::FindIncidents(reader, &catalog, options);
-  for (const forensics::Incident& incident : report.incidents) {
-    if (std::to_string(incident.xid) != xid) continue;
-    for (const forensics::AffectedRelation& r : incident.relations) {
-      if (r.relkind == "table") args.tables.push_back(r.name);
-    }
-    if (!incident.database_name.empty()) database = incident.database_name;
-    return;
+  const IncidentScan scan = ScanForIncidents(ctx, options, std::nullopt);
+  const forensics::Incident& incident = PickIncident(
+      scan, static_cast<pg::TransactionId>(std::stoull(xid)), std::nullopt);
+  for (const forensics::AffectedRelation& r : incident.relations) {
+    if (r.relkind == "table") args.tables.push_back(r.name);
   }
-  throw Error(ErrorCode::kNotFound,
-              fmt::format("no incident with xid {} in the WAL of {}", xid, wal_dir.string()),
-              "list them with dbmedic incidents, or give --table NAME --before TIME|XID");
+  if (args.tables.empty()) {
+    throw Error(ErrorCode::kUsage,
+                fmt::format("incident {}: none of its relations is named as a table ({})", xid,
+                            DescribeIncident(incident)),
+                "give the table with --table NAME --before " + xid);
+  }
+  if (!incident.database_name.empty()) database = incident.database_name;
 }
 
 void PrintPlan(const rescue::UndoPlan& plan) {
@@ -147,7 +138,7 @@ void Run(Context& ctx, UndoArgs args) {
                   "the incident sets the target (just before its transaction): drop --before");
     }
     args.before = args.incident;
-    if (args.tables.empty()) ResolveIncident(config, args.incident, args, database);
+    if (args.tables.empty()) ResolveIncident(ctx, args.incident, args, database);
   }
   if (args.tables.empty() || args.before.empty()) {
     throw Error(ErrorCode::kUsage, "undo needs an incident, or --table NAME and --before TIME|XID",
@@ -216,6 +207,7 @@ void Setup(CLI::App& root, Context& ctx) {
   AddConfigOption(cmd, ctx, "drill.scratch_dir");
   AddConfigOption(cmd, ctx, "forensics.catalog");
   AddConfigOption(cmd, ctx, "forensics.wal_dir");
+  AddConfigOption(cmd, ctx, "forensics.live_snapshot");
   cmd->callback([&ctx, args] { Run(ctx, *args); });
 }
 
