@@ -33,6 +33,12 @@ class EncryptedStorage : public storage::Storage {
   void Remove(std::string_view path) override { inner_->Remove(path); }
   void RemoveTree(std::string_view dir) override { inner_->RemoveTree(dir); }
   std::string Describe(std::string_view path) const override { return inner_->Describe(path); }
+  // The lock lives in the storage underneath (flock on a local repository), so two processes
+  // on an encrypted repository exclude each other too.
+  std::unique_ptr<storage::ObjectLock> TryLock(std::string_view path,
+                                               std::string_view holder) override {
+    return inner_->TryLock(path, holder);
+  }
 
   // Objects that stay in clear (repo.json).
   static bool IsClear(std::string_view path);

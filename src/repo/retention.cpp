@@ -1,5 +1,7 @@
 #include "repo/retention.hpp"
 
+#include "repo/lock.hpp"
+
 #include <spdlog/spdlog.h>
 
 namespace dbmedic::repo {
@@ -26,6 +28,8 @@ RetentionPolicy RetentionFromConfig(const core::Config& config) {
 }
 
 ExpireResult ApplyExpire(Repository& repository, const ExpirePlan& plan) {
+  // One writer at a time: a backup running now must not see its WAL or its reference backup go.
+  const RepositoryLock lock = LockRepository(repository, "dbmedic expire");
   ExpireResult result;
   for (const std::string& label : plan.expired_backups) {
     spdlog::info("expire: removing backup {}", label);
