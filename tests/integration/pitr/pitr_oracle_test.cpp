@@ -76,10 +76,19 @@ class PitrOracleTest : public ::testing::Test {
         failing = true;
         SetArchiveWritable(false);
       } else if (failing && n >= kWriters * kTxPerWriter * 2 / 3) {
+        // On a fast machine the middle third can pass before any push was tried: switch the
+        // segment and wait (bounded) until a push has met the unwritable repository.
+        auto failed = [&] {
+          return std::stoll(primary_->cluster().Scalar(
+                     "SELECT failed_count FROM pg_stat_archiver")) > 0;
+        };
+        conn.Exec("SELECT pg_switch_wal()");
+        for (int i = 0; i < 600 && !failed(); ++i) {
+          std::this_thread::sleep_for(std::chrono::milliseconds(50));
+        }
         failing = false;
+        archive_failed_ = failed();
         SetArchiveWritable(true);
-        archive_failed_ = std::stoll(primary_->cluster().Scalar(
-                              "SELECT failed_count FROM pg_stat_archiver")) > 0;
       }
       if (!point_ && g_committed >= kWriters * kTxPerWriter / 2) {
         point_ = wal::CreateRestorePoint(conn, repository, "halfway");
