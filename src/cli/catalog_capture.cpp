@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include "core/error.hpp"
+#include "diagnose/session.hpp"
 #include "forensics/catalog_store.hpp"
 #include "pg/connection.hpp"
 #include "repo/cluster.hpp"
@@ -13,10 +14,7 @@ PeriodicCatalogCapture::PeriodicCatalogCapture(const core::Config& config) : con
   interval_ = config.Duration("forensics.capture_interval");
   auto repo_path = config.Optional("repository.path");
   if (interval_.count() <= 0 || !repo_path || repo_path->empty()) return;
-  conninfo_ = pg::ConnInfo(config.String("cluster.host"),
-                           static_cast<int>(config.Int("cluster.port")),
-                           config.String("cluster.user"), config.String("cluster.dbname")) +
-              " connect_timeout=10";
+  conninfo_ = diagnose::ConnInfoFromConfig(config) + " connect_timeout=10";
   thread_ = std::thread([this] { Run(); });
 }
 

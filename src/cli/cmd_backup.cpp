@@ -6,6 +6,7 @@
 #include "backup/backup.hpp"
 #include "cli/command.hpp"
 #include "core/error.hpp"
+#include "diagnose/session.hpp"
 #include "forensics/catalog_store.hpp"
 #include "pg/connection.hpp"
 #include "pg/lsn.hpp"
@@ -26,10 +27,8 @@ namespace {
 void CaptureCatalogAfterBackup(const core::Config& config) {
   try {
     repo::Repository repository = repo::OpenRepository(config);
-    const std::string conninfo = pg::ConnInfo(
-        config.String("cluster.host"), static_cast<int>(config.Int("cluster.port")),
-        config.String("cluster.user"), config.String("cluster.dbname"));
-    forensics::CaptureResult r = forensics::CaptureIntoRepository(repository, conninfo);
+    forensics::CaptureResult r =
+        forensics::CaptureIntoRepository(repository, diagnose::ConnInfoFromConfig(config));
     spdlog::info("relation catalog: {} relations captured at LSN {} ({} snapshots kept)",
                  r.relations, r.lsn, r.snapshots);
   } catch (const Error& e) {

@@ -7,6 +7,7 @@
 
 #include "cli/command.hpp"
 #include "cli/incident_scan.hpp"
+#include "diagnose/session.hpp"
 #include "core/error.hpp"
 #include "forensics/catalog_store.hpp"
 #include "forensics/incident_scanner.hpp"
@@ -94,17 +95,12 @@ void RunIncidents(Context& ctx, const IncidentsArgs& args) {
   if (damaged) ctx.exit_code = *report.error_exit_code;
 }
 
-std::string ConnInfoFromConfig(const core::Config& config) {
-  return pg::ConnInfo(config.String("cluster.host"), static_cast<int>(config.Int("cluster.port")),
-                      config.String("cluster.user"), config.String("cluster.dbname"));
-}
-
 void RunCaptureToFile(Context& ctx, const std::string& out) {
   const core::Config& config = ctx.config();
   pg::RelationCatalog catalog;
   std::error_code ec;
   if (std::filesystem::exists(out, ec)) catalog = pg::RelationCatalog::Load(out);
-  pg::CatalogSnapshot snapshot = pg::CaptureClusterCatalog(ConnInfoFromConfig(config));
+  pg::CatalogSnapshot snapshot = pg::CaptureClusterCatalog(diagnose::ConnInfoFromConfig(config));
   std::size_t relations = snapshot.relations.size();
   std::size_t databases = snapshot.databases.size();
   std::string lsn = snapshot.lsn.ToString();
@@ -124,7 +120,7 @@ void RunCaptureToRepository(Context& ctx) {
   const core::Config& config = ctx.config();
   repo::Repository repository = repo::OpenRepository(config);
   forensics::CaptureResult r =
-      forensics::CaptureIntoRepository(repository, ConnInfoFromConfig(config));
+      forensics::CaptureIntoRepository(repository, diagnose::ConnInfoFromConfig(config));
   const std::string where = repository.storage().Describe(forensics::kCatalogObject);
   if (ctx.json()) {
     PrintJson({{"object", where}, {"captured_at", r.captured_at}, {"lsn", r.lsn},

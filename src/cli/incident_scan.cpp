@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include "core/error.hpp"
+#include "diagnose/session.hpp"
 #include <spdlog/spdlog.h>
 #include "forensics/catalog_store.hpp"
 #include "pg/relation_catalog.hpp"
@@ -30,10 +31,7 @@ void AddLiveSnapshot(const core::Config& config, pg::RelationCatalog& catalog, I
     return;
   }
   try {
-    std::string conninfo =
-        pg::ConnInfo(config.String("cluster.host"), static_cast<int>(config.Int("cluster.port")),
-                     config.String("cluster.user"), config.String("cluster.dbname")) +
-        " connect_timeout=5";
+    const std::string conninfo = diagnose::ConnInfoFromConfig(config) + " connect_timeout=5";
     pg::CatalogSnapshot snapshot = pg::CaptureClusterCatalog(conninfo);
     if (!catalog.empty() &&
         catalog.snapshots().front().system_identifier != snapshot.system_identifier) {

@@ -13,21 +13,6 @@
 namespace dbmedic::repo {
 namespace {
 
-class BufferReadStream : public storage::ReadStream {
- public:
-  explicit BufferReadStream(std::string data) : data_(std::move(data)) {}
-  std::size_t Read(char* buffer, std::size_t size) override {
-    const std::size_t n = std::min(size, data_.size() - offset_);
-    std::memcpy(buffer, data_.data() + offset_, n);
-    offset_ += n;
-    return n;
-  }
-
- private:
-  std::string data_;
-  std::size_t offset_ = 0;
-};
-
 class SealingWriteStream : public storage::WriteStream {
  public:
   SealingWriteStream(std::unique_ptr<storage::WriteStream> inner, const SecretKey& key)
@@ -52,7 +37,8 @@ bool EncryptedStorage::IsClear(std::string_view path) { return path == "repo.jso
 std::unique_ptr<storage::ReadStream> EncryptedStorage::OpenRead(std::string_view path) const {
   if (IsClear(path)) return inner_->OpenRead(path);
   const std::string sealed = inner_->ReadAll(path);
-  return std::make_unique<BufferReadStream>(OpenObject(key_, sealed, inner_->Describe(path)));
+  return std::make_unique<storage::StringReadStream>(
+      OpenObject(key_, sealed, inner_->Describe(path)));
 }
 
 std::unique_ptr<storage::WriteStream> EncryptedStorage::OpenWrite(std::string_view path,

@@ -11,21 +11,6 @@
 namespace dbmedic::storage {
 namespace {
 
-class BufferReadStream : public ReadStream {
- public:
-  explicit BufferReadStream(std::string data) : data_(std::move(data)) {}
-  std::size_t Read(char* buffer, std::size_t size) override {
-    const std::size_t n = std::min(size, data_.size() - offset_);
-    std::memcpy(buffer, data_.data() + offset_, n);
-    offset_ += n;
-    return n;
-  }
-
- private:
-  std::string data_;
-  std::size_t offset_ = 0;
-};
-
 // Buffers up to part_size; one PUT on Commit, or a multipart upload once the buffer overflows.
 class S3WriteStream : public WriteStream {
  public:
@@ -159,7 +144,7 @@ std::unique_ptr<ReadStream> S3Storage::OpenRead(std::string_view path) const {
                 fmt::format("object '{}' does not exist", Describe(path)));
   }
   if (r.status != 200) throw client_.ResponseError(r, "read", Key(path));
-  return std::make_unique<BufferReadStream>(std::move(r.body));
+  return std::make_unique<StringReadStream>(std::move(r.body));
 }
 
 std::unique_ptr<WriteStream> S3Storage::OpenWrite(std::string_view path, Durability) {

@@ -1,5 +1,8 @@
 #include "storage/storage.hpp"
 
+#include <algorithm>
+#include <cstring>
+
 #include <mutex>
 #include <set>
 
@@ -81,6 +84,13 @@ std::unique_ptr<Storage> OpenStorage(const core::Config& config) {
                 "set repository.type to one of: posix, s3");
   }
   return std::make_unique<PosixStorage>(config.Path("repository.path"));
+}
+
+std::size_t StringReadStream::Read(char* buffer, std::size_t size) {
+  const std::size_t n = std::min(size, data_.size() - offset_);
+  std::memcpy(buffer, data_.data() + offset_, n);
+  offset_ += n;
+  return n;
 }
 
 }  // namespace dbmedic::storage

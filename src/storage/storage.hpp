@@ -11,6 +11,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <utility>
 #include <string_view>
 #include <vector>
 
@@ -44,6 +45,17 @@ class ReadStream {
 class ObjectLock {
  public:
   virtual ~ObjectLock() = default;
+};
+
+// A ReadStream over bytes already in memory (objects fetched or decrypted whole).
+class StringReadStream final : public ReadStream {
+ public:
+  explicit StringReadStream(std::string data) : data_(std::move(data)) {}
+  std::size_t Read(char* buffer, std::size_t size) override;
+
+ private:
+  std::string data_;
+  std::size_t offset_ = 0;
 };
 
 // Writer of one object. Nothing is visible under the object's path until Commit() returns; a
