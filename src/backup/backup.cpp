@@ -140,6 +140,7 @@ struct StopInfo {
   std::string wal_name;
   std::string label_file;
   std::string tablespace_map;
+  std::int64_t server_micros = 0;  // the server's clock after pg_backup_stop returned
 };
 
 StartInfo StartBackup(pg::Connection& conn, const std::string& label, const std::string& slot) {
@@ -150,9 +151,12 @@ StartInfo StartBackup(pg::Connection& conn, const std::string& label, const std:
 }
 
 StopInfo StopBackup(pg::Connection& conn) {
+  // The function in FROM runs before the select list: clock_timestamp() is read after the stop.
   pg::Result r = conn.Exec(
-      "SELECT lsn, pg_walfile_name(lsn), labelfile, spcmapfile FROM pg_backup_stop(false)");
-  return {pg::Lsn::Parse(r.Get(0, 0)), r.GetString(0, 1), r.GetString(0, 2), r.GetString(0, 3)};
+      "SELECT lsn, pg_walfile_name(lsn), labelfile, spcmapfile, "
+      "(extract(epoch FROM clock_timestamp()) * 1000000)::bigint FROM pg_backup_stop(false)");
+  return {pg::Lsn::Parse(r.Get(0, 0)), r.GetString(0, 1), r.GetString(0, 2), r.GetString(0, 3),
+          std::stoll(r.GetString(0, 4))};
 }
 
 repo::FileEntry EntryFor(const std::string& path, std::uint64_t size, std::uint32_t mode,
@@ -280,6 +284,7 @@ BackupResult RunBackup(const core::Config& config, repo::Repository& repository,
   const StopInfo stop = StopBackup(conn);
   m.stop_lsn = stop.lsn.ToString();
   m.stop_time = NowEpoch();
+  m.stop_time_micros = stop.server_micros;
   conn.ExecParams("SELECT pg_drop_replication_slot($1)", {fmt::format("dbmedic_backup_{}", ::getpid())});
   AddWal(copier, data_dir, start, stop, seg_size);
   AddInline(copier, "backup_label", stop.label_file);

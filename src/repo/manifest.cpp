@@ -46,6 +46,7 @@ Manifest FromJsonUnchecked(const json& j) {
   m.stop_lsn = j.at("stop_lsn").get<std::string>();
   m.start_time = j.at("start_time").get<std::int64_t>();
   m.stop_time = j.at("stop_time").get<std::int64_t>();
+  m.stop_time_micros = j.value("stop_time_micros", std::int64_t{0});
   m.timeline = j.at("timeline").get<std::uint32_t>();
   m.system_identifier = j.at("system_identifier").get<std::string>();
   m.pg_version_num = j.at("pg_version_num").get<int>();
@@ -82,6 +83,7 @@ json ManifestToJson(const Manifest& m) {
   for (const FileEntry& f : m.files) files.push_back(FileToJson(f));
   return {{"label", m.label}, {"type", m.type}, {"start_lsn", m.start_lsn},
           {"stop_lsn", m.stop_lsn}, {"start_time", m.start_time}, {"stop_time", m.stop_time},
+          {"stop_time_micros", m.stop_time_micros},
           {"timeline", m.timeline}, {"system_identifier", m.system_identifier},
           {"pg_version_num", m.pg_version_num}, {"tool_version", m.tool_version},
           {"data_checksums", m.data_checksums},

@@ -51,6 +51,9 @@ struct Manifest {
   std::string stop_lsn;
   std::int64_t start_time = 0;  // seconds since the epoch, UTC
   std::int64_t stop_time = 0;
+  // The server's clock right after pg_backup_stop returned, in microseconds: every commit
+  // stamped later is after the backup's end. 0 in manifests written before it was recorded.
+  std::int64_t stop_time_micros = 0;
   std::uint32_t timeline = 0;
   std::string system_identifier;
   int pg_version_num = 0;

@@ -22,8 +22,11 @@ std::string FormatMicros(std::int64_t micros) {
   return frac == 0 ? fmt::format("{}+00", buf) : fmt::format("{}.{:06d}+00", buf, frac);
 }
 
-// A backup's stop time is stored in whole seconds: recovery is consistent from the next second.
-std::int64_t ConsistentFromMicros(const repo::Manifest& m) { return (m.stop_time + 1) * kMicros; }
+// Every commit stamped after the server's clock at pg_backup_stop is past the backup's end.
+// Older manifests kept the stop time in whole seconds: consistent from the next second.
+std::int64_t ConsistentFromMicros(const repo::Manifest& m) {
+  return m.stop_time_micros > 0 ? m.stop_time_micros : (m.stop_time + 1) * kMicros;
+}
 
 // The timeline (<= max_tli, newest first) whose archive holds `segno`.
 std::optional<pg::TimelineId> HolderOf(const ArchiveView& archive, std::uint64_t segno,

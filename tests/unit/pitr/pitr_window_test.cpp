@@ -78,6 +78,19 @@ TEST_F(PitrWindowTest, PicksTheNewestBackupEndingBeforeTheTime) {
   EXPECT_EQ(ChooseBackup(backups_, archive_, TimeTarget(2500 * kS), std::nullopt).label, "B");
 }
 
+TEST_F(PitrWindowTest, ServerStopTimeInMicrosecondsOpensTheWindowWithinTheSecond) {
+  // Recorded to the microsecond: a time 0.3 s after the stop is inside A's window.
+  backups_[0].stop_time_micros = 1000 * kS + 200000;
+  EXPECT_EQ(ChooseBackup(backups_, archive_, TimeTarget(1000 * kS + 500000), std::nullopt).label,
+            "A");
+  EXPECT_THROW(ChooseBackup(backups_, archive_, TimeTarget(1000 * kS + 100000), std::nullopt),
+               Error);
+  // Kept to the second (an older manifest): the window opens at the next second.
+  backups_[0].stop_time_micros = 0;
+  EXPECT_THROW(ChooseBackup(backups_, archive_, TimeTarget(1000 * kS + 500000), std::nullopt),
+               Error);
+}
+
 TEST_F(PitrWindowTest, PicksTheNewestBackupEndingBeforeTheLsn) {
   EXPECT_EQ(ChooseBackup(backups_, archive_, LsnTarget("0/5000000"), std::nullopt).label, "A");
   EXPECT_EQ(ChooseBackup(backups_, archive_, LsnTarget("0/7000000"), std::nullopt).label, "B");
