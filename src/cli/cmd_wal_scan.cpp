@@ -4,6 +4,7 @@
 #include <chrono>
 #include <cstdio>
 #include <memory>
+#include <thread>
 
 #include <fmt/format.h>
 
@@ -23,6 +24,7 @@ struct WalScanArgs {
   std::uint32_t timeline = 0;
   bool records = false;
   bool no_crc = false;
+  int jobs = 0;  // 0: one per core
 };
 
 void PrintSummary(const forensics::WalSummary& s, double seconds) {
@@ -44,14 +46,17 @@ void PrintSummary(const forensics::WalSummary& s, double seconds) {
 
 void Run(Context& ctx, const WalScanArgs& args) {
   const core::Config& config = ctx.config();
-  pg::DirectoryWalSource source(config.Path("forensics.wal_dir"),
-                                args.timeline ? std::optional<pg::TimelineId>(args.timeline)
-                                              : std::nullopt);
+  const std::optional<pg::TimelineId> timeline =
+      args.timeline ? std::optional<pg::TimelineId>(args.timeline) : std::nullopt;
+  auto make_source = [dir = config.Path("forensics.wal_dir"), timeline] {
+    return std::make_unique<pg::DirectoryWalSource>(dir, timeline);
+  };
   pg::WalReaderOptions options;
   if (!args.start.empty()) options.start = pg::Lsn::Parse(args.start);
   if (!args.end.empty()) options.end = pg::Lsn::Parse(args.end);
   options.verify_crc = !args.no_crc;
-  pg::WalReader reader(source, options);
+  const int jobs = args.jobs > 0 ? args.jobs
+                                 : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   auto begin = std::chrono::steady_clock::now();
   std::function<void(const pg::WalRecord&)> each;
   if (args.records && !ctx.json()) {
@@ -62,7 +67,14 @@ void Run(Context& ctx, const WalScanArgs& args) {
       }
     };
   }
-  forensics::WalSummary summary = forensics::SummarizeWal(reader, each);
+  forensics::WalSummary summary;
+  if (each || jobs == 1) {
+    auto source = make_source();
+    pg::WalReader reader(*source, options);
+    summary = forensics::SummarizeWal(reader, each);
+  } else {
+    summary = forensics::SummarizeWalInParallel(make_source, options, jobs);
+  }
   double seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - begin).count();
   if (ctx.json()) {
@@ -88,6 +100,10 @@ void Setup(CLI::App& root, Context& ctx) {
   cmd->add_option("--end", args->end, "Stop before records at or after this LSN");
   cmd->add_option("--timeline", args->timeline, "Timeline to follow (default: the highest)");
   cmd->add_flag("--records", args->records, "Print one line per record instead of statistics");
+  cmd->add_option("--jobs,-j", args->jobs,
+                  "Decode this many runs of segments at once (default: one per core; --records "
+                  "reads in one run)")
+      ->check(CLI::NonNegativeNumber);
   cmd->add_flag("--no-crc", args->no_crc, "Skip CRC checks (faster; damaged records go unseen)");
   cmd->callback([&ctx, args] { Run(ctx, *args); });
 }

@@ -5,6 +5,7 @@
 #include <array>
 #include <cstdint>
 #include <functional>
+#include <memory>
 
 #include <nlohmann/json.hpp>
 
@@ -34,6 +35,15 @@ struct WalSummary {
 // the summary (stop, error_exit_code), not thrown; other errors are thrown.
 WalSummary SummarizeWal(pg::WalReader& reader,
                         const std::function<void(const pg::WalRecord&)>& each = {});
+
+// The same summary computed by `jobs` readers at once, each over its own source from
+// `make_source`, taking runs of consecutive segments from a queue (a record that starts in a run is
+// counted there, also when it continues into the next). Runs are merged in LSN order; a run that
+// stops early (end of WAL, a gap, damage) ends the summary there, exactly as one reader would.
+// `segments` counts the segments holding the records read.
+WalSummary SummarizeWalInParallel(
+    const std::function<std::unique_ptr<pg::WalSource>()>& make_source,
+    const pg::WalReaderOptions& options, int jobs);
 
 nlohmann::json ToJson(const WalSummary& summary);
 

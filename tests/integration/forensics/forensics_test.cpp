@@ -19,6 +19,7 @@
 #include "core/fs.hpp"
 #include "core/subprocess.hpp"
 #include "forensics/incident_scanner.hpp"
+#include "forensics/wal_summary.hpp"
 #include "pg/relation_catalog.hpp"
 #include "pg/wal_decoders.hpp"
 #include "pg/wal_format.hpp"
@@ -273,6 +274,41 @@ TEST_F(ForensicsTest, RecordsSpanningPagesAndSegmentsAreDecoded) {
   ASSERT_EQ(message_sizes.size(), 2u);
   EXPECT_GT(message_sizes[0], 100000u);
   EXPECT_GT(message_sizes[1], 20000000u);  // longer than a 16 MB segment
+}
+
+void ExpectSameSummary(const WalSummary& parallel, const WalSummary& sequential) {
+  EXPECT_EQ(parallel.records, sequential.records);
+  EXPECT_EQ(parallel.bytes, sequential.bytes);
+  EXPECT_EQ(parallel.first_lsn, sequential.first_lsn);
+  EXPECT_EQ(parallel.last_lsn, sequential.last_lsn);
+  EXPECT_EQ(parallel.end_lsn, sequential.end_lsn);
+  EXPECT_EQ(parallel.stop.reason, sequential.stop.reason) << parallel.stop.detail;
+  EXPECT_EQ(parallel.stop.lsn, sequential.stop.lsn);
+  EXPECT_EQ(parallel.error_exit_code, sequential.error_exit_code);
+  for (std::size_t id = 0; id < sequential.by_rmgr.size(); ++id) {
+    EXPECT_EQ(parallel.by_rmgr[id].records, sequential.by_rmgr[id].records) << "rmgr " << id;
+    EXPECT_EQ(parallel.by_rmgr[id].bytes, sequential.by_rmgr[id].bytes) << "rmgr " << id;
+    EXPECT_EQ(parallel.by_rmgr[id].fpi_bytes, sequential.by_rmgr[id].fpi_bytes) << "rmgr " << id;
+  }
+}
+
+// The WAL holds a 20 MB record that crosses segment boundaries and ends with zeroed pages: runs
+// cut at segment starts must still count each record once and stop where one reader stops.
+TEST_F(ForensicsTest, ParallelScanGivesTheSameSummaryAsOneReader) {
+  auto make_source = [dir = wal_dir_->path()] {
+    return std::make_unique<pg::DirectoryWalSource>(dir);
+  };
+  for (const pg::WalReaderOptions& options : {pg::WalReaderOptions{}, Range()}) {
+    pg::DirectoryWalSource source(wal_dir_->path());
+    pg::WalReader reader(source, options);
+    const WalSummary sequential = SummarizeWal(reader);
+    ASSERT_GT(sequential.records, 1000u);
+    for (int jobs : {2, 3, 5}) {
+      SCOPED_TRACE(::testing::Message() << jobs << " jobs, start "
+                                        << (options.start ? options.start->ToString() : "-"));
+      ExpectSameSummary(SummarizeWalInParallel(make_source, options, jobs), sequential);
+    }
+  }
 }
 
 TEST_F(ForensicsTest, FindsTheDeleteWithTableNameRowsAndCommitLsn) {
