@@ -15,6 +15,7 @@
 #include "core/fs.hpp"
 #include "repo/cluster.hpp"
 #include "restore/pitr_restore.hpp"
+#include "wal/prefetch.hpp"
 #include "wal/archive.hpp"
 #include "wal/archive_catalog.hpp"
 #include "wal/restore_point.hpp"
@@ -281,7 +282,7 @@ bool RunPitr(Context& ctx, const PitrCli& pitr_in, restore::RestoreOptions optio
   if (options.os_user.empty()) options.os_user = config.String("cluster.os_user");
   if (options.jobs <= 0) options.jobs = static_cast<int>(config.Int("backup.jobs"));
   p.restore = std::move(options);
-  p.restore_command = WalCommand(ctx, "get");
+  p.restore_command = wal::SpoolFirstRestoreCommand(WalCommand(ctx, "get"));
   p.recovery_end_command = WalCommand(ctx, "recovery-end");
   if (pitr.archive) p.archive_command = WalCommand(ctx, "push");
   p.start = pitr.start;

@@ -28,5 +28,8 @@ FetchedChunk FetchChunk(const storage::Storage& storage, const Manifest& manifes
 // Same, but throws Error(kCorrupt) naming the backup, the file and the object on any fault.
 std::string FetchChunkOrThrow(const storage::Storage& storage, const Manifest& manifest,
                               const FileEntry& file, std::size_t index);
+// Same, into `raw`: restore workers reuse one buffer per thread for every chunk they write.
+void FetchChunkOrThrowInto(const storage::Storage& storage, const Manifest& manifest,
+                           const FileEntry& file, std::size_t index, std::string& raw);
 
 }  // namespace dbmedic::repo

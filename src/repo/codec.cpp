@@ -113,18 +113,26 @@ std::string_view CompressInto(const CodecSettings& settings, std::string_view ra
 
 std::string Decompress(Compression compression, std::string_view stored, std::uint64_t raw_size,
                        std::string_view what) {
+  std::string out;
+  DecompressInto(compression, stored, raw_size, what, out);
+  return out;
+}
+
+void DecompressInto(Compression compression, std::string_view stored, std::uint64_t raw_size,
+                    std::string_view what, std::string& out) {
   if (compression == Compression::kNone) {
     if (stored.size() != raw_size) {
       throw Undecodable(what, fmt::format("{} bytes stored, {} expected", stored.size(), raw_size));
     }
-    return std::string(stored);
+    out.assign(stored);
+    return;
   }
-  std::string out(raw_size, '\0');
+  out.resize(raw_size);
   if (compression == Compression::kZstd) {
     size_t n = ZSTD_decompressDCtx(ThreadDctx(), out.data(), out.size(), stored.data(), stored.size());
     if (ZSTD_isError(n)) throw Undecodable(what, ZSTD_getErrorName(n));
     if (n != raw_size) throw Undecodable(what, fmt::format("{} bytes decoded, {} expected", n, raw_size));
-    return out;
+    return;
   }
   if (stored.size() > static_cast<size_t>(LZ4_MAX_INPUT_SIZE) || raw_size > LZ4_MAX_INPUT_SIZE) {
     throw Undecodable(what, "block too large for lz4");
@@ -134,7 +142,6 @@ std::string Decompress(Compression compression, std::string_view stored, std::ui
   if (n < 0 || static_cast<std::uint64_t>(n) != raw_size) {
     throw Undecodable(what, fmt::format("lz4 decoded {} bytes, {} expected", n, raw_size));
   }
-  return out;
 }
 
 struct Sha256::Impl {

@@ -33,6 +33,10 @@ std::string_view CompressInto(const CodecSettings& settings, std::string_view ra
 // naming `what` if the data does not decode to exactly raw_size bytes.
 std::string Decompress(Compression compression, std::string_view stored, std::uint64_t raw_size,
                        std::string_view what);
+// Same, into `out` (resized to raw_size): a buffer reused across chunks is only zero-filled and
+// faulted in once, not for every 8 MiB chunk.
+void DecompressInto(Compression compression, std::string_view stored, std::uint64_t raw_size,
+                    std::string_view what, std::string& out);
 
 // Incremental SHA-256; Finish() returns lowercase hex.
 class Sha256 {

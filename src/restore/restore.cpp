@@ -105,7 +105,10 @@ class Writer {
     const repo::ChunkEntry& chunk = f.chunks[index];
     const fs::path path = layout_.PathOf(f.path);
     if (!(options_.delta && ChunkMatches(path, chunk))) {
-      const std::string raw = repo::FetchChunkOrThrow(repository_.storage(), manifest_, f, index);
+      // One buffer per worker thread for all its chunks: a fresh 8 MiB string per chunk was
+      // zero-filled and faulted in every time (13 % of a restore's CPU in perf).
+      thread_local std::string raw;
+      repo::FetchChunkOrThrowInto(repository_.storage(), manifest_, f, index, raw);
       storage::Fd fd = storage::Fd::Open(path.string(), O_WRONLY);
       storage::PwriteAll(fd.get(), raw, chunk.offset, path.string());
       fd.Close(path.string());

@@ -42,6 +42,13 @@ fs::path SpoolFor(const fs::path& dest) {
   return (parent.empty() ? fs::path(".") : parent) / kSpoolDirName;
 }
 
+std::string SpoolFirstRestoreCommand(const std::string& get_command) {
+  // Runs in the data directory, where %p is pg_wal/RECOVERYXLOG and the spool pg_wal/<spool>.
+  const std::string spool = fmt::format("pg_wal/{}", kSpoolDirName);
+  return fmt::format("mv -f {0}/%f \"%p\" 2>/dev/null && echo + >> {0}/served || {1}", spool,
+                     get_command);
+}
+
 bool TakeFromSpool(const fs::path& spool, const std::string& name, const fs::path& dest) {
   std::error_code ec;
   if (!fs::is_directory(spool, ec)) return false;

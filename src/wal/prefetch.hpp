@@ -19,6 +19,13 @@ inline constexpr std::string_view kSpoolDirName = "dbmedic-prefetch";
 // The spool next to restore_command's %p.
 std::filesystem::path SpoolFor(const std::filesystem::path& dest);
 
+// restore_command that takes a prefetched segment with `mv` (one exec of a small program) and
+// runs `get_command` (dbmedic wal get ... %f "%p") only when the spool does not hold it: starting
+// dbmedic costs ~45 ms (it links ~40 shared libraries), once per 16 MB segment of replay. A miss
+// fetches the segment and starts the next prefetch, so there is one dbmedic start per
+// `wal.prefetch` + 1 segments.
+std::string SpoolFirstRestoreCommand(const std::string& get_command);
+
 // Moves a prefetched `name` onto `dest`; false when the spool does not hold it. Removes spooled
 // segments older than `name` (a timeline switch or a restart left them behind).
 bool TakeFromSpool(const std::filesystem::path& spool, const std::string& name,

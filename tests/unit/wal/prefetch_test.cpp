@@ -4,6 +4,7 @@
 #include <filesystem>
 
 #include "core/fs.hpp"
+#include "core/subprocess.hpp"
 #include "wal/prefetch.hpp"
 
 namespace dbmedic::wal {
@@ -41,6 +42,44 @@ TEST(Prefetch, TakeOfAnUnspooledSegmentIsFalse) {
   core::TempDir dir("prefetch");
   EXPECT_FALSE(TakeFromSpool(dir.path() / "absent", "000000010000000000000003",
                              dir.path() / "RECOVERYXLOG"));
+}
+
+// What PostgreSQL does with restore_command: %f and %p substituted, run by /bin/sh in the data
+// directory; exit 0 means the file is at %p.
+int RunRestoreCommand(const fs::path& data_dir, const std::string& command, const std::string& f) {
+  std::string cmd = command;
+  for (std::size_t at; (at = cmd.find("%f")) != std::string::npos;) cmd.replace(at, 2, f);
+  for (std::size_t at; (at = cmd.find("%p")) != std::string::npos;) {
+    cmd.replace(at, 2, "pg_wal/RECOVERYXLOG");
+  }
+  core::RunOptions options;
+  options.cwd = data_dir;
+  return core::RunProcess({"/bin/sh", "-c", cmd}, options).exit_code;
+}
+
+TEST(Prefetch, SpoolFirstRestoreCommandMovesASpooledSegmentWithoutTheGetCommand) {
+  core::TempDir data("prefetch");
+  const fs::path spool = data.path() / "pg_wal" / std::string(kSpoolDirName);
+  core::MakeDirs(spool);
+  core::AtomicWriteFile(spool / "000000010000000000000003", "spooled");
+  const std::string command = SpoolFirstRestoreCommand("echo fetched > \"%p\"");
+  ASSERT_EQ(RunRestoreCommand(data.path(), command, "000000010000000000000003"), 0);
+  EXPECT_EQ(core::ReadFile(data.path() / "pg_wal" / "RECOVERYXLOG"), "spooled");
+  EXPECT_FALSE(fs::exists(spool / "000000010000000000000003"));
+  EXPECT_EQ(core::ReadFile(spool / "served"), "+\n");  // counted for recovery-end's report
+}
+
+TEST(Prefetch, SpoolFirstRestoreCommandFallsBackToTheGetCommandAndItsExitCode) {
+  core::TempDir data("prefetch");
+  core::MakeDirs(data.path() / "pg_wal");  // no spool at all
+  ASSERT_EQ(RunRestoreCommand(data.path(), SpoolFirstRestoreCommand("echo fetched > \"%p\""),
+                              "000000010000000000000004"),
+            0);
+  EXPECT_EQ(core::ReadFile(data.path() / "pg_wal" / "RECOVERYXLOG"), "fetched\n");
+  // `wal get` exits 1 at the end of the archive: PostgreSQL must see that 1, not mv's failure.
+  EXPECT_EQ(RunRestoreCommand(data.path(), SpoolFirstRestoreCommand("exit 1"),
+                              "000000010000000000000005"),
+            1);
 }
 
 }  // namespace
