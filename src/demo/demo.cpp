@@ -144,15 +144,15 @@ class Workload {
         }
         // An order can fail too: while the DROP ... CASCADE takes its locks, the deadlock
         // detector may pick this insert (it locks orders, then users for the foreign key).
-        // Like a real application, count it as not acknowledged and go on.
+        // Like a real application, count it as not acknowledged and go on. The lock is held
+        // across the insert, so OrdersAcked() never misses an order already committed.
+        std::lock_guard lock(mutex_);
         try {
           conn.Exec(fmt::format("INSERT INTO orders VALUES ({0}, 1 + {0} % {1}, 19.99, 'new', "
                                 "now())",
                                 order, options.users));
-          std::lock_guard lock(mutex_);
           tally_.orders.push_back(order);
         } catch (const Error&) {
-          std::lock_guard lock(mutex_);
           ++tally_.order_failures;
         }
         std::this_thread::sleep_for(std::chrono::milliseconds(5));
@@ -171,7 +171,10 @@ class Workload {
 
 struct Accident {
   std::uint32_t xid = 0;
-  std::size_t orders_acked_before = 0;  // acknowledged before the DROP was sent
+  std::size_t orders_acked_before = 0;  // committed before the DROP was sent
+  // Orders from this index on were sent after the DROP had committed; those between the two
+  // were in flight during it (either side of it) and are left out of both counts.
+  std::size_t orders_acked_after = 0;
 };
 
 // The DROP ... CASCADE locks users, then orders (to drop its foreign key), while each order
@@ -186,6 +189,7 @@ Accident DropUsers(pg::Connection& conn, Workload& workload) {
       accident.xid = static_cast<std::uint32_t>(conn.Exec("SELECT txid_current()").GetInt(0, 0));
       conn.Exec("DROP TABLE users CASCADE");
       conn.Exec("COMMIT");
+      accident.orders_acked_after = workload.OrdersAcked();
       return accident;
     } catch (const Error& e) {
       conn.Exec("ROLLBACK");
@@ -257,7 +261,7 @@ Presence Check(pg::Connection& conn, const WorkloadTally& tally, const Accident&
     const bool present = orders.contains(tally.orders[i]);
     if (i < accident.orders_acked_before) {
       p.orders_before_missing += present ? 0 : 1;
-    } else {
+    } else if (i >= accident.orders_acked_after) {
       p.orders_after_present += present ? 1 : 0;
     }
   }
@@ -293,7 +297,7 @@ void ClassicRestore(const repo::Repository& repository, const restore::ArchiveVi
   result.users_missing = p.users_missing;
   result.orders_before_missing = p.orders_before_missing;
   result.orders_after_discarded =
-      tally.orders.size() - accident.orders_acked_before - p.orders_after_present;
+      tally.orders.size() - accident.orders_acked_after - p.orders_after_present;
 }
 
 // The recommended way: undo brings users back into the live cluster, in one transaction.
@@ -322,7 +326,7 @@ void UndoDrop(const repo::Repository& repository, const DemoOptions& options,
   u.users_missing = p.users_missing;
   u.orders_before_missing = p.orders_before_missing;
   u.orders_after_drop.assign(tally.orders.begin() + static_cast<std::ptrdiff_t>(
-                                                        accident.orders_acked_before),
+                                                        accident.orders_acked_after),
                              tally.orders.end());
   u.orders_after_drop_present = p.orders_after_present;
 }
@@ -382,9 +386,12 @@ DemoResult RunDemo(const DemoOptions& options) {
   std::this_thread::sleep_for(std::chrono::milliseconds(800));  // orders keep coming meanwhile
   const WorkloadTally tally = workload.Stop();
   say(fmt::format("   the application had {} users and {} orders acknowledged before the drop; "
-                  "{} orders acknowledged after it; {} user inserts failed after it",
-                  tally.users.size(), accident.orders_acked_before, tally.orders.size() -
-                  accident.orders_acked_before, tally.user_failures));
+                  "{} orders sent and acknowledged after it ({} in flight during it); {} user "
+                  "inserts failed after it",
+                  tally.users.size(), accident.orders_acked_before,
+                  tally.orders.size() - accident.orders_acked_after,
+                  accident.orders_acked_after - accident.orders_acked_before,
+                  tally.user_failures));
   WaitUntilArchived(conn, say);
 
   say("7. Find it: dbmedic incidents (reads the WAL archive, names tables from the catalog)");
