@@ -117,7 +117,8 @@ class InterruptTest : public ::testing::Test {
 
   // Starts the command, waits until its scratch cluster runs, sends `sig`, checks the cleanup.
   void InterruptWhileScratchRuns(std::vector<std::string> args, int sig) {
-    args.insert(args.end(), Where().begin(), Where().end());
+    const std::vector<std::string> where = Where();
+    args.insert(args.end(), where.begin(), where.end());
     Child child(args);
     std::optional<fs::path> dir;
     const auto deadline = Clock::now() + std::chrono::seconds(120);
