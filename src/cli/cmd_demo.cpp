@@ -6,6 +6,9 @@
 #include "sandbox/sandbox.hpp"
 
 namespace dbmedic::cli {
+
+restore::ArchiveView LoadArchiveView(const repo::Repository& repository);
+
 namespace {
 
 void Setup(CLI::App& root, Context& ctx) {
@@ -14,8 +17,9 @@ void Setup(CLI::App& root, Context& ctx) {
   auto* cmd = root.add_subcommand(
       "demo", "The rescue story on a private sandbox: sample data, a full backup, an application "
               "writing, an accidental DROP TABLE users at a random moment, dbmedic incidents "
-              "finding it in the WAL archive, the restore to just before it, and proof that "
-              "every row acknowledged before the drop is back");
+              "finding it in the WAL archive, a whole-cluster restore to just before it (which "
+              "loses the orders written after the drop), then dbmedic undo bringing users back "
+              "into the live cluster with those orders kept, each checked row by row");
   cmd->add_option("--dir", *dir, "Sandbox directory of the demo (recreated each run)")
       ->capture_default_str();
   cmd->add_option("--users", options->users, "Rows in the users table")->capture_default_str();
@@ -24,6 +28,7 @@ void Setup(CLI::App& root, Context& ctx) {
   cmd->callback([&ctx, options, dir] {
     options->dir = *dir;
     options->self_binary = sandbox::SelfBinary();
+    options->load_archive = LoadArchiveView;
     if (!ctx.json()) options->say = [](const std::string& line) {
         fmt::print("{}\n", line);
         std::fflush(stdout);
@@ -42,7 +47,18 @@ void Setup(CLI::App& root, Context& ctx) {
                  {"restore_seconds", r.restore_seconds},
                  {"rto_seconds", r.rto_seconds},
                  {"database_bytes", r.database_bytes},
-                 {"repository_bytes", r.repository_bytes}});
+                 {"repository_bytes", r.repository_bytes},
+                 {"conninfo", r.conninfo},
+                 {"undo",
+                  {{"rows_brought_back", r.undo.rows_brought_back},
+                   {"users_acknowledged", r.undo.users_acknowledged},
+                   {"users_missing", r.undo.users_missing},
+                   {"orders_before_missing", r.undo.orders_before_missing},
+                   {"orders_after_drop", r.undo.orders_after_drop.size()},
+                   {"orders_after_drop_present", r.undo.orders_after_drop_present},
+                   {"orders_after_drop_ids", r.undo.orders_after_drop},
+                   {"foreign_keys_restored", r.undo.foreign_keys_restored},
+                   {"seconds", r.undo.seconds}}}});
     } else {
       fmt::print("\nThe sandbox is still yours to explore ({}):\n"
                  "  dbmedic --config {}/dbmedic.toml info\n"

@@ -12,6 +12,7 @@
 #include "cli/command.hpp"
 #include "cli/incident_scan.hpp"
 #include "core/error.hpp"
+#include "forensics/catalog_store.hpp"
 #include "forensics/incident_scanner.hpp"
 #include "pg/connection.hpp"
 #include "pg/relation_catalog.hpp"
@@ -121,8 +122,10 @@ void PrintResult(const rescue::UndoResult& r) {
     for (const std::string& f : o.foreign_keys_added) fmt::print("  foreign key {} restored\n", f);
     for (const std::string& w : o.warnings) fmt::print("  WARNING: {}\n", w);
   }
-  fmt::print("committed in one transaction; side cluster ready in {}, undo took {}\n",
-             HumanSeconds(r.side_cluster_seconds), HumanSeconds(r.total_seconds));
+  fmt::print("committed in one transaction; side cluster ready in {} ({} of the backup "
+             "restored, {} of relations it does not need skipped), undo took {}\n",
+             HumanSeconds(r.side_cluster_seconds), HumanBytes(r.side_bytes_restored),
+             HumanBytes(r.side_bytes_skipped), HumanSeconds(r.total_seconds));
 }
 
 void Run(Context& ctx, UndoArgs args) {
@@ -164,6 +167,9 @@ void Run(Context& ctx, UndoArgs args) {
       print(p.bytes_done, p.bytes_total);
     };
   }
+  // Taken at every backup: lets the side cluster skip the relations undo does not read.
+  const pg::RelationCatalog catalog = forensics::LoadRepositoryCatalog(repository);
+  if (!catalog.empty()) request.catalog = &catalog;
   if (!args.into.empty()) request.into_schema = args.into;
   if (!args.on_conflict.empty()) request.on_conflict = rescue::ParseOnConflict(args.on_conflict);
   request.dry_run = args.dry_run;

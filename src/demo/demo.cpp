@@ -6,6 +6,7 @@
 #include <thread>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include <atomic>
 #include <exception>
@@ -26,7 +27,9 @@
 #include "pg/connection.hpp"
 #include "pg/local_cluster.hpp"
 #include "repo/cluster.hpp"
-#include "restore/restore.hpp"
+#include "rescue/scratch_cluster.hpp"
+#include "rescue/undo.hpp"
+#include "restore/recovery_target.hpp"
 #include "sandbox/sandbox.hpp"
 #include "wal/archive.hpp"
 #include "wal/archive_wal_source.hpp"
@@ -90,20 +93,6 @@ void WaitUntilArchived(pg::Connection& conn, const std::function<void(const std:
                   segment));
 }
 
-// Waits until recovery has replayed the archive and the server accepts writes.
-void WaitUntilPromoted(const pg::LocalCluster& cluster) {
-  cluster.WaitReady(std::chrono::seconds(300));
-  auto conn = pg::Connection::Open(cluster.ConnInfo());
-  auto deadline = Clock::now() + std::chrono::seconds(300);
-  while (conn.Scalar("SELECT pg_is_in_recovery()") == "t") {
-    if (Clock::now() > deadline) {
-      throw Error(ErrorCode::kTimeout, "demo: the restored cluster did not finish recovery in 300 s",
-                  "look at the sandbox server log (pgdata.log)");
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  }
-}
-
 core::Config LoadConfig(const sandbox::Sandbox& box) {
   return core::Config::Load(box.config_file(), {}, {});
 }
@@ -155,15 +144,15 @@ class Workload {
         }
         // An order can fail too: while the DROP ... CASCADE takes its locks, the deadlock
         // detector may pick this insert (it locks orders, then users for the foreign key).
-        // Like a real application, count it as not acknowledged and go on.
+        // Like a real application, count it as not acknowledged and go on. The lock is held
+        // across the insert, so OrdersAcked() never misses an order already committed.
+        std::lock_guard lock(mutex_);
         try {
           conn.Exec(fmt::format("INSERT INTO orders VALUES ({0}, 1 + {0} % {1}, 19.99, 'new', "
                                 "now())",
                                 order, options.users));
-          std::lock_guard lock(mutex_);
           tally_.orders.push_back(order);
         } catch (const Error&) {
-          std::lock_guard lock(mutex_);
           ++tally_.order_failures;
         }
         std::this_thread::sleep_for(std::chrono::milliseconds(5));
@@ -182,7 +171,10 @@ class Workload {
 
 struct Accident {
   std::uint32_t xid = 0;
-  std::size_t orders_acked_before = 0;  // acknowledged before the DROP was sent
+  std::size_t orders_acked_before = 0;  // committed before the DROP was sent
+  // Orders from this index on were sent after the DROP had committed; those between the two
+  // were in flight during it (either side of it) and are left out of both counts.
+  std::size_t orders_acked_after = 0;
 };
 
 // The DROP ... CASCADE locks users, then orders (to drop its foreign key), while each order
@@ -197,6 +189,7 @@ Accident DropUsers(pg::Connection& conn, Workload& workload) {
       accident.xid = static_cast<std::uint32_t>(conn.Exec("SELECT txid_current()").GetInt(0, 0));
       conn.Exec("DROP TABLE users CASCADE");
       conn.Exec("COMMIT");
+      accident.orders_acked_after = workload.OrdersAcked();
       return accident;
     } catch (const Error& e) {
       conn.Exec("ROLLBACK");
@@ -241,26 +234,101 @@ forensics::Incident FindDropOfUsers(const repo::Repository& repository,
   return report.incidents.back();
 }
 
-void Check(pg::Connection& conn, const WorkloadTally& tally, const Accident& accident,
-           const forensics::Incident& incident, DemoResult& result) {
-  (void)incident;
-  std::set<std::int64_t> users;
-  pg::Result u = conn.Exec("SELECT id FROM users");
-  for (int i = 0; i < u.rows(); ++i) users.insert(u.GetInt(i, 0));
-  result.users_restored = users.size();
-  for (std::int64_t id : tally.users) result.users_missing += users.contains(id) ? 0 : 1;
-  std::set<std::int64_t> orders;
-  pg::Result o = conn.Exec(fmt::format("SELECT id FROM orders WHERE id > {}",
-                                       tally.orders.empty() ? 0 : tally.orders.front() - 1));
-  for (int i = 0; i < o.rows(); ++i) orders.insert(o.GetInt(i, 0));
+// Which acknowledged rows a cluster holds: the oracle both rescues are checked against.
+struct Presence {
+  std::uint64_t users_rows = 0;
+  std::uint64_t users_missing = 0;          // acknowledged before the drop, absent
+  std::uint64_t orders_before_missing = 0;  // acknowledged before the drop, absent
+  std::uint64_t orders_after_present = 0;   // acknowledged after the drop, present
+};
+
+std::set<std::int64_t> Ids(pg::Connection& conn, const std::string& sql) {
+  std::set<std::int64_t> ids;
+  pg::Result r = conn.Exec(sql);
+  for (int i = 0; i < r.rows(); ++i) ids.insert(r.GetInt(i, 0));
+  return ids;
+}
+
+Presence Check(pg::Connection& conn, const WorkloadTally& tally, const Accident& accident) {
+  Presence p;
+  const std::set<std::int64_t> users = Ids(conn, "SELECT id FROM users");
+  p.users_rows = users.size();
+  for (std::int64_t id : tally.users) p.users_missing += users.contains(id) ? 0 : 1;
+  const std::set<std::int64_t> orders =
+      Ids(conn, fmt::format("SELECT id FROM orders WHERE id > {}",
+                            tally.orders.empty() ? 0 : tally.orders.front() - 1));
   for (std::size_t i = 0; i < tally.orders.size(); ++i) {
     const bool present = orders.contains(tally.orders[i]);
     if (i < accident.orders_acked_before) {
-      result.orders_before_missing += present ? 0 : 1;
-    } else {
-      result.orders_after_discarded += present ? 0 : 1;
+      p.orders_before_missing += present ? 0 : 1;
+    } else if (i >= accident.orders_acked_after) {
+      p.orders_after_present += present ? 1 : 0;
     }
   }
+  return p;
+}
+
+rescue::ScratchOptions SideClusterBefore(const sandbox::Sandbox& box,
+                                         const sandbox::SandboxStatus& status,
+                                         std::uint32_t xid) {
+  rescue::ScratchOptions side;
+  side.target.kind = restore::TargetKind::kXid;
+  side.target.text = std::to_string(xid);
+  side.target.inclusive = false;
+  side.target.action = restore::TargetAction::kPromote;
+  side.restore_command = box.RestoreCommand();
+  side.os_user = status.os_user;
+  side.parent_dir = status.dir;  // inside the sandbox, removed with the side cluster
+  side.start_timeout = std::chrono::seconds(300);
+  return side;
+}
+
+// The classic way: the whole cluster restored to just before the drop (into a side directory,
+// so the live cluster keeps running for the undo that follows).
+void ClassicRestore(const repo::Repository& repository, const restore::ArchiveView& archive,
+                    const rescue::ScratchOptions& side, const WorkloadTally& tally,
+                    const Accident& accident, DemoResult& result) {
+  rescue::ScratchCluster restored(repository, archive, side);
+  result.restore_seconds = restored.result().restore.seconds;
+  result.rto_seconds = restored.result().rto_seconds;
+  auto conn = pg::Connection::Open(restored.ConnInfo());
+  const Presence p = Check(conn, tally, accident);
+  result.users_restored = p.users_rows;
+  result.users_missing = p.users_missing;
+  result.orders_before_missing = p.orders_before_missing;
+  result.orders_after_discarded =
+      tally.orders.size() - accident.orders_acked_after - p.orders_after_present;
+}
+
+// The recommended way: undo brings users back into the live cluster, in one transaction.
+void UndoDrop(const repo::Repository& repository, const DemoOptions& options,
+              const sandbox::SandboxStatus& status, rescue::ScratchOptions side,
+              const WorkloadTally& tally, const Accident& accident, DemoResult& result) {
+  rescue::UndoRequest request;
+  request.tables = {"public.users"};
+  request.database = "postgres";
+  request.live_conninfo = status.conninfo;
+  request.side = std::move(side);
+  const pg::RelationCatalog catalog = forensics::LoadRepositoryCatalog(repository);
+  request.catalog = &catalog;  // the side cluster restores only what undo reads
+  const rescue::UndoResult undone = rescue::RunUndo(
+      repository, [&] { return options.load_archive(repository); }, request);
+  DemoUndo& u = result.undo;
+  u.seconds = undone.total_seconds;
+  for (const rescue::TableOutcome& o : undone.outcomes) {
+    u.rows_brought_back += o.inserted;
+    u.foreign_keys_restored.insert(u.foreign_keys_restored.end(), o.foreign_keys_added.begin(),
+                                   o.foreign_keys_added.end());
+  }
+  auto conn = pg::Connection::Open(status.conninfo);
+  const Presence p = Check(conn, tally, accident);
+  u.users_acknowledged = tally.users.size();
+  u.users_missing = p.users_missing;
+  u.orders_before_missing = p.orders_before_missing;
+  u.orders_after_drop.assign(tally.orders.begin() + static_cast<std::ptrdiff_t>(
+                                                        accident.orders_acked_after),
+                             tally.orders.end());
+  u.orders_after_drop_present = p.orders_after_present;
 }
 
 }  // namespace
@@ -318,9 +386,12 @@ DemoResult RunDemo(const DemoOptions& options) {
   std::this_thread::sleep_for(std::chrono::milliseconds(800));  // orders keep coming meanwhile
   const WorkloadTally tally = workload.Stop();
   say(fmt::format("   the application had {} users and {} orders acknowledged before the drop; "
-                  "{} orders acknowledged after it; {} user inserts failed after it",
-                  tally.users.size(), accident.orders_acked_before, tally.orders.size() -
-                  accident.orders_acked_before, tally.user_failures));
+                  "{} orders sent and acknowledged after it ({} in flight during it); {} user "
+                  "inserts failed after it",
+                  tally.users.size(), accident.orders_acked_before,
+                  tally.orders.size() - accident.orders_acked_after,
+                  accident.orders_acked_after - accident.orders_acked_before,
+                  tally.user_failures));
   WaitUntilArchived(conn, say);
 
   say("7. Find it: dbmedic incidents (reads the WAL archive, names tables from the catalog)");
@@ -333,44 +404,42 @@ DemoResult RunDemo(const DemoOptions& options) {
     throw Error(ErrorCode::kInternal, "demo: incidents did not find the accident's transaction");
   }
 
-  say(fmt::format("8. The rescue: restore the backup and replay the archive up to just before "
-                  "transaction {} (dbmedic restore --before-incident {})",
+  const rescue::ScratchOptions side = SideClusterBefore(box, status, incident.xid);
+  say(fmt::format("8. The classic rescue: restore the whole cluster to just before transaction {} "
+                  "(dbmedic restore --before-incident {}), here into a side directory",
                   incident.xid, incident.xid));
-  pg::LocalCluster cluster(
-      {.data_dir = status.data_dir, .socket_dir = status.dir / "sock", .port = status.port,
-       .os_user = status.os_user, .bin_dir = {}, .log_file = status.dir / "pgdata.log"});
-  cluster.Stop(pg::StopMode::kFast);
-  const fs::path damaged = status.dir / "pgdata.damaged";
-  fs::rename(status.data_dir, damaged);
-  say(fmt::format("   the damaged data directory is kept as {}", damaged.string()));
-  start = Clock::now();
-  restore::RestoreOptions restore_options;
-  restore_options.target_dir = status.data_dir;
-  auto restored = restore::RestoreBackup(config, restore_options);
-  result.restore_seconds = restored.seconds;
-  box.PrepareRecoveryBeforeXid(incident.xid);
-  cluster.Start();
-  WaitUntilPromoted(cluster);
-  result.rto_seconds = SecondsSince(start);
-
-  say("9. Proof");
-  conn = pg::Connection::Open(status.conninfo);
-  Check(conn, tally, accident, incident, result);
-  say(fmt::format("   users: {} rows; every one of the {} users acknowledged before the drop is "
-                  "back ({} missing)",
-                  result.users_restored, tally.users.size(), result.users_missing));
-  say(fmt::format("   orders acknowledged before the drop: all back ({} missing)",
+  ClassicRestore(repository, options.load_archive(repository), side, tally, accident, result);
+  say(fmt::format("   users: {} rows, every one of the {} acknowledged before the drop is back "
+                  "({} missing); orders acknowledged before the drop: {} missing",
+                  result.users_restored, tally.users.size(), result.users_missing,
                   result.orders_before_missing));
-  say(fmt::format("   committed transactions lost: {} before the drop; the drop itself and the "
-                  "{} transactions committed after it ({} orders the application wrote after "
-                  "the drop) are not replayed: a whole-cluster restore turns every table back",
-                  result.users_missing + result.orders_before_missing, incident.later_commits,
-                  result.orders_after_discarded));
-  say(fmt::format("   restore {:.2f} s, restore + replay + promote (RTO) {:.2f} s, timeline {}",
-                  result.restore_seconds, result.rto_seconds,
-                  conn.Scalar("SELECT timeline_id FROM pg_control_checkpoint()")));
+  say(fmt::format("   but every table went back in time: the {} transactions committed after "
+                  "the drop are lost, among them {} orders the application wrote after it",
+                  incident.later_commits, result.orders_after_discarded));
+  say(fmt::format("   restore {:.2f} s, restore + replay + promote (RTO) {:.2f} s; side "
+                  "directory removed",
+                  result.restore_seconds, result.rto_seconds));
+
+  say(fmt::format("9. The recommended rescue: dbmedic undo {}: users alone is brought back into "
+                  "the LIVE cluster, in one transaction, from a side cluster", incident.xid));
+  UndoDrop(repository, options, status, side, tally, accident, result);
+  const DemoUndo& u = result.undo;
+  say(fmt::format("   {} users rows brought back with their indexes, constraints and grants; "
+                  "foreign key(s) restored: {}",
+                  u.rows_brought_back,
+                  u.foreign_keys_restored.empty() ? std::string("none")
+                                                  : fmt::format("{}", fmt::join(
+                                                        u.foreign_keys_restored, ", "))));
+  say(fmt::format("   proof on the live cluster: {} of the {} users acknowledged before the drop "
+                  "missing; {} of the {} orders written after the drop still there ({:.2f} s)",
+                  u.users_missing, u.users_acknowledged, u.orders_after_drop_present,
+                  u.orders_after_drop.size(), u.seconds));
+  result.conninfo = status.conninfo;
   result.data_matches = result.users_missing == 0 && result.orders_before_missing == 0 &&
-                        result.users_restored > 0;
+                        result.users_restored > 0 && u.users_missing == 0 &&
+                        u.orders_before_missing == 0 &&
+                        u.orders_after_drop_present == u.orders_after_drop.size() &&
+                        u.rows_brought_back > 0;
   if (options.cleanup) box.Destroy();
   return result;
 }

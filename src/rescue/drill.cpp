@@ -8,6 +8,7 @@
 #include "core/error.hpp"
 #include "pg/lsn.hpp"
 #include "rescue/drill_checks.hpp"
+#include "rescue/interrupt.hpp"
 #include "rescue/scratch_cluster.hpp"
 
 namespace dbmedic::rescue {
@@ -93,9 +94,14 @@ DrillRecord RunDrill(repo::Repository& repository, const restore::ArchiveView& a
     ScratchCluster cluster(repository, archive, scratch);
     FillTimings(repository, cluster.result(), record);
     Phase(options, "reading every relation and checking indexes");
-    FillChecks(CheckRestoredCluster([&](const std::string& db) { return cluster.ConnInfo(db); }),
-               record);
+    CheckSummary checks =
+        CheckRestoredCluster([&](const std::string& db) { return cluster.ConnInfo(db); });
+    // Checks fail one by one once the server is stopped: not the backup's fault.
+    ThrowIfInterrupted("the restore drill of backup " + record.label);
+    FillChecks(std::move(checks), record);
   } catch (const Error& e) {
+    // An interrupted drill says nothing about the backup: not recorded.
+    ThrowIfInterrupted("the restore drill of backup " + record.label);
     record.passed = false;
     record.error = e.what();
     record.duration_seconds = std::chrono::duration<double>(Clock::now() - began).count();

@@ -29,6 +29,7 @@ ScratchCluster::ScratchCluster(const repo::Repository& repository,
                                const restore::ArchiveView& archive, const ScratchOptions& options)
     : dir_("dbmedic-scratch", options.parent_dir) {
   const fs::path data_dir = dir_.path() / "data";
+  guard_.emplace(data_dir, options.os_user);
   // The server writes its log beside the data directory, as the OS user.
   if (core::IsRoot() && !options.os_user.empty()) {
     if (std::optional<core::UserIds> user = core::LookupUser(options.os_user)) {
@@ -40,7 +41,12 @@ ScratchCluster::ScratchCluster(const repo::Repository& repository,
   p.restore.label = options.label;
   p.restore.jobs = options.jobs;
   p.restore.os_user = options.os_user;
-  p.restore.on_progress = options.on_progress;
+  p.restore.content_needed = options.content_needed;
+  // Called for every chunk written: where an interrupted file restore stops.
+  p.restore.on_progress = [&options](const restore::RestoreProgress& progress) {
+    ThrowIfInterrupted("the restore of the scratch cluster");
+    if (options.on_progress) options.on_progress(progress);
+  };
   p.target = options.target;
   p.restore_command = options.restore_command;
   p.start = true;
@@ -48,8 +54,10 @@ ScratchCluster::ScratchCluster(const repo::Repository& repository,
   p.start_timeout = options.start_timeout;
   try {
     result_ = restore::RestoreToTarget(repository, archive, p);
+    ThrowIfInterrupted("the recovery of the scratch cluster");
   } catch (...) {
     StopIfRunning(data_dir, options.os_user);
+    ThrowIfInterrupted("the recovery of the scratch cluster");  // rather than why it failed
     throw;
   }
   pg::ClusterSpec spec;

@@ -1,7 +1,9 @@
 // A throw-away copy of the cluster, restored from the repository into a private temporary
 // directory and started on a free port and socket as the cluster's OS user: what a restore drill
 // checks and what undo reads the old table from. The destructor stops the server (immediate)
-// and removes the directory, so nothing is left behind on failure either.
+// and removes the directory, so nothing is left behind on failure either; on SIGINT/SIGTERM the
+// server is stopped at once (rescue/interrupt.hpp) and the construction or the caller's next
+// step fails with Error(kInterrupted), so the same destructors run.
 #pragma once
 
 #include <filesystem>
@@ -13,6 +15,7 @@
 #include "core/fs.hpp"
 #include "pg/local_cluster.hpp"
 #include "repo/repository.hpp"
+#include "rescue/interrupt.hpp"
 #include "restore/pitr_restore.hpp"
 
 namespace dbmedic::rescue {
@@ -26,6 +29,8 @@ struct ScratchOptions {
   std::filesystem::path parent_dir;     // where the scratch directory goes (empty: $TMPDIR)
   std::chrono::milliseconds start_timeout{3600 * 1000};
   std::function<void(const restore::RestoreProgress&)> on_progress;  // serialised
+  // Selective restore (restore::RestoreOptions::content_needed); empty: every file.
+  std::function<bool(const std::string& path)> content_needed;
 };
 
 class ScratchCluster {
@@ -45,6 +50,7 @@ class ScratchCluster {
   const std::filesystem::path& dir() const { return dir_.path(); }
 
  private:
+  std::optional<ScratchGuard> guard_;  // first: unregistered only once the directory is gone
   core::TempDir dir_;
   restore::PitrResult result_;
   std::unique_ptr<pg::LocalCluster> cluster_;

@@ -20,8 +20,10 @@ struct CopyBufferFree {
               fmt::format("{} failed on {}: {}", what, conn.Describe(), PQerrorMessage(conn.raw())));
 }
 
-// The final result of a COPY; throws when the server reported an error.
-void FinishCopy(pg::Connection& conn, std::string_view what) {
+// The final result of a COPY: its row count ("COPY n"); throws when the server reported an
+// error.
+std::int64_t FinishCopy(pg::Connection& conn, std::string_view what) {
+  std::int64_t rows = 0;
   for (PGresult* raw = PQgetResult(conn.raw()); raw != nullptr; raw = PQgetResult(conn.raw())) {
     pg::Result owned(raw);
     if (PQresultStatus(raw) != PGRES_COMMAND_OK) {
@@ -29,16 +31,17 @@ void FinishCopy(pg::Connection& conn, std::string_view what) {
                   fmt::format("{} failed on {}: {}", what, conn.Describe(),
                               PQresultErrorMessage(raw)));
     }
+    if (const char* tuples = PQcmdTuples(raw); tuples && *tuples) rows = std::stoll(tuples);
   }
+  return rows;
 }
 
 }  // namespace
 
-std::uint64_t CopyRows(pg::Connection& from, const std::string& copy_out, pg::Connection& to,
-                       const std::string& copy_in) {
+std::int64_t CopyRows(pg::Connection& from, const std::string& copy_out, pg::Connection& to,
+                      const std::string& copy_in) {
   from.Exec(copy_out);  // PGRES_COPY_OUT
   to.Exec(copy_in);     // PGRES_COPY_IN
-  std::uint64_t bytes = 0;
   for (;;) {
     char* raw = nullptr;
     const int n = PQgetCopyData(from.raw(), &raw, 0);
@@ -49,7 +52,6 @@ std::uint64_t CopyRows(pg::Connection& from, const std::string& copy_out, pg::Co
       Fail(from, "COPY TO STDOUT");
     }
     if (PQputCopyData(to.raw(), buffer.get(), n) != 1) Fail(to, "COPY FROM STDIN");
-    bytes += static_cast<std::uint64_t>(n);
   }
   try {
     FinishCopy(from, "COPY TO STDOUT");
@@ -59,8 +61,7 @@ std::uint64_t CopyRows(pg::Connection& from, const std::string& copy_out, pg::Co
     throw;
   }
   if (PQputCopyEnd(to.raw(), nullptr) != 1) Fail(to, "COPY FROM STDIN");
-  FinishCopy(to, "COPY FROM STDIN");
-  return bytes;
+  return FinishCopy(to, "COPY FROM STDIN");
 }
 
 }  // namespace dbmedic::rescue

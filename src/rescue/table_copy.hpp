@@ -11,9 +11,10 @@
 namespace dbmedic::rescue {
 
 // `copy_out` is "COPY (SELECT ...) TO STDOUT" (or COPY t (cols) TO STDOUT), `copy_in` is
-// "COPY t (cols) FROM STDIN". Returns the bytes moved. Throws Error(kPostgres) with the server's
+// "COPY t (cols) FROM STDIN". Returns the rows the receiving server stored (its COPY command
+// tag, so nobody counts them again). Throws Error(kPostgres) with the server's
 // message when either side fails; `to` is then in a failed transaction if it was in one.
-std::uint64_t CopyRows(pg::Connection& from, const std::string& copy_out, pg::Connection& to,
+std::int64_t CopyRows(pg::Connection& from, const std::string& copy_out, pg::Connection& to,
                        const std::string& copy_in);
 
 }  // namespace dbmedic::rescue

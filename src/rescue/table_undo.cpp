@@ -284,9 +284,8 @@ TableOutcome TableUndo::ApplyRecreate() {
   TableOutcome out{plan_.name, 0, 0, {}, {}};
   live_.Exec(pre_data_);
   live_.Exec("RESET search_path");  // pg_dump's script empties it
-  CopyRows(side_, fmt::format("COPY {} TO STDOUT", plan_.name), live_,
-           fmt::format("COPY {} FROM STDIN", plan_.name));
-  out.inserted = Count(live_, fmt::format("SELECT count(*) FROM ONLY {}", plan_.name));
+  out.inserted = CopyRows(side_, fmt::format("COPY {} TO STDOUT", plan_.name), live_,
+                          fmt::format("COPY {} FROM STDIN", plan_.name));
   live_.Exec(post_data_);
   live_.Exec("RESET search_path");
   for (const Sequence& s : sequences_) {
@@ -367,9 +366,9 @@ TableOutcome TableUndo::ApplyInto() {
   live_.Exec(fmt::format("CREATE SCHEMA IF NOT EXISTS {}", pg::QuoteIdent(*request_.into_schema)));
   live_.Exec(fmt::format("CREATE TABLE {} ({})", plan_.destination, Join(cols, "", ", ")));
   const std::string names = Join(columns_, "", ", ");
-  CopyRows(side_, fmt::format("COPY (SELECT {} FROM ONLY {}) TO STDOUT", names, plan_.name), live_,
-           fmt::format("COPY {} ({}) FROM STDIN", plan_.destination, names));
-  out.inserted = Count(live_, fmt::format("SELECT count(*) FROM {}", plan_.destination));
+  out.inserted =
+      CopyRows(side_, fmt::format("COPY (SELECT {} FROM ONLY {}) TO STDOUT", names, plan_.name),
+               live_, fmt::format("COPY {} ({}) FROM STDIN", plan_.destination, names));
   const std::vector<std::string> pk = PrimaryKey(side_, side_oid_);
   if (!pk.empty()) {
     live_.Exec(fmt::format("ALTER TABLE {} ADD PRIMARY KEY ({})", plan_.destination,

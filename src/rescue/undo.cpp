@@ -8,6 +8,8 @@
 
 #include "core/error.hpp"
 #include "pg/connection.hpp"
+#include "rescue/interrupt.hpp"
+#include "rescue/side_files.hpp"
 #include "rescue/table_undo.hpp"
 
 namespace dbmedic::rescue {
@@ -15,7 +17,10 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
+constexpr std::string_view kInterruptedUndo = "undo (nothing was changed in the live cluster)";
+
 void Phase(const UndoRequest& request, std::string_view phase) {
+  ThrowIfInterrupted(kInterruptedUndo);
   spdlog::info("undo: {}", phase);
   if (request.on_phase) request.on_phase(phase);
 }
@@ -119,9 +124,11 @@ std::string_view TableActionName(TableAction action) {
   return "?";
 }
 
-UndoResult RunUndo(const repo::Repository& repository,
-                   const std::function<restore::ArchiveView()>& load_archive,
-                   const UndoRequest& request) {
+namespace {
+
+UndoResult Undo(const repo::Repository& repository,
+                const std::function<restore::ArchiveView()>& load_archive,
+                const UndoRequest& request) {
   const auto began = Clock::now();
   if (request.tables.empty()) {
     throw Error(ErrorCode::kUsage, "no table to undo", "give --table NAME (or an incident)");
@@ -134,10 +141,22 @@ UndoResult RunUndo(const repo::Repository& repository,
   // (DROP/TRUNCATE log an AccessExclusiveLock), so the table could not even be read; promotion
   // aborts that transaction. The side cluster's new timeline is not archived (archive_mode off).
   side_options.target.action = restore::TargetAction::kPromote;
+  if (request.catalog) {
+    if (auto files = SideFilesFor(*request.catalog, request.database, request.tables)) {
+      side_options.content_needed = [files = *files](const std::string& path) {
+        return ContentNeeded(files, path);
+      };
+    } else {
+      spdlog::info("undo: the repository's catalog does not name every table: restoring the "
+                   "whole backup for the side cluster");
+    }
+  }
   Phase(request, "restoring a side cluster to " + side_options.target.Describe());
   ScratchCluster side(repository, load_archive(), side_options);
   UndoResult result;
   result.side_cluster_seconds = side.result().rto_seconds;
+  result.side_bytes_skipped = side.result().restore.bytes_skipped;
+  result.side_bytes_restored = side.result().restore.bytes - result.side_bytes_skipped;
   result.plan.label = side.result().restore.label;
   result.plan.target = side_options.target.Describe();
   result.plan.database = request.database;
@@ -163,6 +182,20 @@ UndoResult RunUndo(const repo::Repository& repository,
   return result;
 }
 
+}  // namespace
+
+UndoResult RunUndo(const repo::Repository& repository,
+                   const std::function<restore::ArchiveView()>& load_archive,
+                   const UndoRequest& request) {
+  try {
+    return Undo(repository, load_archive, request);
+  } catch (const Error&) {
+    // Queries on the stopped side cluster fail: say why they did.
+    ThrowIfInterrupted(kInterruptedUndo);
+    throw;
+  }
+}
+
 nlohmann::json ToJson(const UndoPlan& plan) {
   nlohmann::json tables = nlohmann::json::array();
   for (const TablePlan& t : plan.tables) {
@@ -185,6 +218,8 @@ nlohmann::json ToJson(const UndoResult& result) {
   }
   return {{"plan", ToJson(result.plan)}, {"applied", result.applied}, {"outcomes", outcomes},
           {"side_cluster_seconds", result.side_cluster_seconds},
+          {"side_bytes_restored", result.side_bytes_restored},
+          {"side_bytes_skipped", result.side_bytes_skipped},
           {"total_seconds", result.total_seconds}};
 }
 

@@ -26,6 +26,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "pg/relation_catalog.hpp"
 #include "repo/repository.hpp"
 #include "rescue/scratch_cluster.hpp"
 
@@ -72,6 +73,8 @@ struct UndoResult {
   bool applied = false;  // false: dry run or not confirmed
   std::vector<TableOutcome> outcomes;
   double side_cluster_seconds = 0;  // restore + replay to just before the incident
+  std::uint64_t side_bytes_restored = 0;  // backup bytes read into the side cluster
+  std::uint64_t side_bytes_skipped = 0;   // relations undo does not read: left sparse
   double total_seconds = 0;
 };
 
@@ -88,6 +91,9 @@ struct UndoRequest {
   // the side cluster can replay up to the incident (it may still be in the current segment).
   std::chrono::milliseconds archive_wait{60000};
   std::function<void(std::string_view phase)> on_phase;
+  // The repository's catalog snapshots: when they name the database and every table, the side
+  // cluster gets only the files undo reads (rescue/side_files.hpp); nullptr: every file.
+  const pg::RelationCatalog* catalog = nullptr;
 };
 
 // Throws Error: kNotFound (a table that did not exist at the target), kConflict (rows changed

@@ -61,8 +61,9 @@ class Writer {
          const TargetLayout& layout, const RestoreOptions& options)
       : repository_(repository), manifest_(manifest), layout_(layout), options_(options) {}
 
-  // Creates each file at its final size (keeping the content of same-size files for delta).
-  void PrepareFiles(const std::vector<const repo::FileEntry*>& files) {
+  // Creates each file at its final size (keeping the content of same-size files for delta);
+  // files whose content is skipped stay sparse and do not count in the progress.
+  void PrepareFiles(const std::vector<const repo::FileEntry*>& files, bool with_content = true) {
     for (const repo::FileEntry* f : files) {
       const fs::path path = layout_.PathOf(f->path);
       storage::Fd fd = storage::Fd::Open(path.string(), O_WRONLY | O_CREAT,
@@ -75,7 +76,7 @@ class Writer {
       }
       if (::fchmod(fd.get(), static_cast<mode_t>(f->mode)) != 0) throw SystemError(errno, "chmod", path.string());
       fd.Close(path.string());
-      progress_.bytes_total += f->size;
+      if (with_content) progress_.bytes_total += f->size;
     }
   }
 
@@ -178,13 +179,22 @@ RestoreResult RestoreBackup(const repo::Repository& repository, const RestoreOpt
   layout.CreateDirectories(manifest);
 
   std::vector<const repo::FileEntry*> bulk;
+  std::vector<const repo::FileEntry*> sparse;
   for (const repo::FileEntry& f : manifest.files) {
-    if (!IsLastFile(f.path)) bulk.push_back(&f);
     result.bytes += f.size;
+    if (IsLastFile(f.path)) continue;
+    if (!options.content_needed || options.content_needed(f.path)) {
+      bulk.push_back(&f);
+    } else {
+      sparse.push_back(&f);
+      ++result.files_skipped;
+      result.bytes_skipped += f.size;
+    }
   }
   result.files = manifest.files.size();
   Writer writer(repository, manifest, layout, options);
   writer.PrepareFiles(bulk);
+  writer.PrepareFiles(sparse, false);
   writer.WriteChunks(bulk, repo::EffectiveJobs(options.jobs));
   for (const fs::path& root : layout.Roots()) SyncFilesystem(root);
   for (const std::string& last : kLastFiles) {

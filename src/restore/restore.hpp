@@ -36,6 +36,10 @@ struct RestoreOptions {
   // OS user to own the restored files when running as root (empty: leave as root's).
   std::string os_user;
   std::function<void(const RestoreProgress&)> on_progress;  // serialised
+  // A selective restore (undo's side cluster: relations it never reads): a file for which this
+  // returns false is created at its size as a sparse (all-zero) file and its chunks are not
+  // read. Called with the manifest path ("base/5/16384"). Empty: every file's content.
+  std::function<bool(const std::string& path)> content_needed;
 };
 
 struct RestoreResult {
@@ -44,6 +48,8 @@ struct RestoreResult {
   std::uint64_t bytes = 0;          // raw bytes of the backup
   std::uint64_t bytes_written = 0;  // less than bytes with delta
   std::uint64_t files_removed = 0;  // delta: files not in the backup
+  std::uint64_t files_skipped = 0;  // content_needed said no: sparse
+  std::uint64_t bytes_skipped = 0;
   double seconds = 0;               // wall time of the restore
 };
 

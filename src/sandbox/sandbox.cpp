@@ -192,13 +192,16 @@ void Sandbox::PrepareRecoveryBeforeXid(std::uint32_t xid) const {
                    {"recovery_target_action", "promote"}});
 }
 
+std::string Sandbox::RestoreCommand() const {
+  return fmt::format("{} --config {} wal get %f %p", (dir_ / "bin" / "dbmedic").string(),
+                     config_file().string());
+}
+
 void Sandbox::PrepareRecovery(const std::map<std::string, std::string>& target) const {
   pg::LocalCluster cluster(SpecFor(dir_, ConfiguredPort()));
   auto settings = ServerSettings(dir_);
   for (const auto& [key, value] : target) settings[key] = value;
-  settings["restore_command"] = fmt::format("{} --config {} wal get %f %p",
-                                            (dir_ / "bin" / "dbmedic").string(),
-                                            config_file().string());
+  settings["restore_command"] = RestoreCommand();
   settings["recovery_target_timeline"] = "latest";
   cluster.WriteSettings(settings);
   fs::path signal = data_dir() / "recovery.signal";

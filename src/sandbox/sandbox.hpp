@@ -56,6 +56,9 @@ class Sandbox {
   // The same, stopping just before transaction `xid` commits (recovery_target_xid, exclusive),
   // then promoting: "restore to just before the accident".
   void PrepareRecoveryBeforeXid(std::uint32_t xid) const;
+  // restore_command that fetches WAL from the sandbox's repository (the copy of dbmedic in D/bin,
+  // reachable by the server's OS user): for restores of the sandbox into other directories.
+  std::string RestoreCommand() const;
 
   fs::path config_file() const { return dir_ / "dbmedic.toml"; }
   fs::path data_dir() const { return dir_ / "pgdata"; }

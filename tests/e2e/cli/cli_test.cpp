@@ -8,6 +8,7 @@
 
 #include "core/fs.hpp"
 #include "harness/test_cluster.hpp"
+#include "pg/connection.hpp"
 
 namespace dbmedic::testing {
 namespace {
@@ -135,20 +136,73 @@ TEST(SandboxTest, DestroyRefusesADirectoryThatIsNotASandbox) {
   EXPECT_TRUE(fs::exists(dir.path() / "precious.txt"));
 }
 
-TEST(DemoTest, FindsTheDropAndRestoresEveryRowAcknowledgedBeforeIt) {
+// Removes the demo's sandbox (its cluster keeps running after a demo without --cleanup).
+struct SandboxCleanup {
+  std::string dir;
+  ~SandboxCleanup() { RunDbmedic({"sandbox", "destroy", "--dir", dir}); }
+};
+
+std::int64_t Count(pg::Connection& conn, const std::string& sql) {
+  return conn.Exec(sql).GetInt(0, 0);
+}
+
+// One run of the whole story (it takes a while), then its claims checked against the sandbox's
+// live cluster itself, not only against the JSON.
+TEST(DemoTest, RestoresEverythingBeforeTheDropThenUndoKeepsTheOrdersWrittenAfterIt) {
   core::TempDir parent("demo-e2e");
-  std::string dir = (parent.path() / "demo").string();
+  const std::string dir = (parent.path() / "demo").string();
+  SandboxCleanup cleanup{dir};
   auto r = RunDbmedic({"--output", "json", "demo", "--dir", dir, "--users", "2000", "--orders",
-                       "6000", "--cleanup"});
+                       "6000"});
   ASSERT_EQ(r.exit_code, 0) << r.err;
   auto j = nlohmann::json::parse(r.out);
   EXPECT_TRUE(j["data_matches"]);
   EXPECT_TRUE(j["incident_found"]);
+  // The classic whole-cluster restore (a side directory, already removed).
   EXPECT_EQ(j["users_missing"].get<int>(), 0);
   EXPECT_EQ(j["orders_before_missing"].get<int>(), 0);
   EXPECT_GT(j["users_restored"].get<int>(), 2000) << "users written after the backup are back";
   EXPECT_GT(j["repository_bytes"].get<double>(), 0);
   EXPECT_GT(j["rto_seconds"].get<double>(), 0);
+  EXPECT_EQ(j["orders_after_discarded"], j["undo"]["orders_after_drop"])
+      << "a whole-cluster restore loses every order written after the drop";
+
+  // Undo on the live cluster: checked in the database.
+  const nlohmann::json& undo = j["undo"];
+  const auto after_ids = undo["orders_after_drop_ids"].get<std::vector<std::int64_t>>();
+  ASSERT_FALSE(after_ids.empty()) << "the workload wrote orders after the drop";
+  EXPECT_EQ(undo["orders_after_drop_present"].get<std::size_t>(), after_ids.size());
+  EXPECT_EQ(undo["users_missing"].get<int>(), 0);
+  auto conn = pg::Connection::Open(j["conninfo"].get<std::string>());
+  EXPECT_EQ(Count(conn, "SELECT count(*) FROM users"), undo["rows_brought_back"].get<int>());
+  EXPECT_EQ(Count(conn, "SELECT count(*) FROM users WHERE id <= 2000"), 2000);
+  EXPECT_EQ(Count(conn, "SELECT count(*) FROM users WHERE id > 2000"),
+            undo["users_acknowledged"].get<int>())
+      << "every user the application had acknowledged before the drop, and no other";
+  std::string ids = "{";
+  for (std::int64_t id : after_ids) ids += (ids.size() > 1 ? "," : "") + std::to_string(id);
+  ids += "}";
+  EXPECT_EQ(Count(conn, "SELECT count(*) FROM orders WHERE id = ANY('" + ids + "'::bigint[])"),
+            static_cast<std::int64_t>(after_ids.size()));
+  EXPECT_EQ(Count(conn, "SELECT count(*) FROM orders o LEFT JOIN users u ON u.id = o.user_id "
+                        "WHERE u.id IS NULL"),
+            0);
+  EXPECT_EQ(Count(conn, "SELECT count(*) FROM pg_constraint WHERE contype = 'f' AND "
+                        "conrelid = 'orders'::regclass AND confrelid = 'users'::regclass "
+                        "AND convalidated"),
+            1)
+      << "the foreign key dropped by CASCADE is back, validated";
+  EXPECT_EQ(undo["foreign_keys_restored"].size(), 1u);
+  EXPECT_FALSE(fs::exists(fs::path(dir) / "pgdata.damaged"))
+      << "the live cluster was never replaced";
+}
+
+TEST(DemoTest, CleanupRemovesTheSandbox) {
+  core::TempDir parent("demo-e2e");
+  const std::string dir = (parent.path() / "demo").string();
+  auto r = RunDbmedic({"--output", "json", "demo", "--dir", dir, "--users", "200", "--orders",
+                       "400", "--cleanup"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_FALSE(fs::exists(dir));
 }
 

@@ -12,6 +12,7 @@
 #include <nlohmann/json.hpp>
 
 #include "backup/backup.hpp"
+#include "forensics/catalog_store.hpp"
 #include "integration/pitr/archiving_cluster.hpp"
 
 namespace dbmedic::testing {
@@ -45,7 +46,19 @@ class UndoTest : public ::testing::Test {
     c.Sql("INSERT INTO sessions SELECT g, md5(g::text) FROM generate_series(1, 100) g");
     c.Sql("CREATE TABLE prices (id int PRIMARY KEY, price numeric)");
     c.Sql("INSERT INTO prices SELECT g, g FROM generate_series(1, 1000) g");
+    // Relations undo never reads: the side cluster leaves them sparse (rescue/side_files.hpp).
+    c.Sql("CREATE TABLE bulk AS SELECT g AS id, md5(g::text) AS v FROM generate_series(1, "
+          "100000) g");
+    c.Sql("CREATE DATABASE shop");
+    c.Sql("CREATE TABLE stock AS SELECT g AS id FROM generate_series(1, 10000) g", "shop");
+    // A table with out-of-line TOAST values.
+    c.Sql("CREATE TABLE notes (id int PRIMARY KEY, body text)");
+    c.Sql("INSERT INTO notes SELECT g, (SELECT string_agg(md5(g::text || i), '') FROM "
+          "generate_series(1, 200) i) FROM generate_series(1, 300) g");
     backup::RunBackup(primary_->config());
+    // What `dbmedic backup` does: the catalog snapshot that names the backup's files.
+    repo::Repository repository = repo::OpenRepository(primary_->config());
+    forensics::CaptureIntoRepository(repository, c.ConnInfo());
     primary_->GiveRepositoryToServer();
   }
   static void TearDownTestSuite() { delete primary_; }
@@ -106,6 +119,29 @@ TEST_F(UndoTest, DroppedTableWithForeignKeysInAndOutComesBackWithEverything) {
   EXPECT_EQ(Live().Scalar("INSERT INTO users (team_id, email) VALUES (1, 'new@example.org') "
                           "RETURNING id::text || ' ' || (created = '2026-01-01 00:00:00+00')"),
             "2001 true");
+}
+
+// Every test of this suite runs with the repository's catalog, so with the selective restore;
+// this one checks what was skipped and that TOAST came along.
+TEST_F(UndoTest, SideClusterReadsOnlyTheTableItsToastAndTheCatalogs) {
+  const std::string before = Md5("notes");
+  ASSERT_NE(Live().Scalar("SELECT pg_relation_size(reltoastrelid) FROM pg_class "
+                          "WHERE relname = 'notes'"),
+            "0")
+      << "the test needs out-of-line values";
+  const std::int64_t other = std::stoll(Live().Scalar(
+      "SELECT pg_relation_size('bulk') + pg_database_size('shop')"));
+  const std::string time = Now();
+  Live().Sql("DROP TABLE notes");
+
+  const core::ProcessResult r =
+      Undo({"--table", "public.notes", "--before", time, "--yes"}, true);
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  const nlohmann::json j = nlohmann::json::parse(r.out);
+  EXPECT_EQ(Md5("notes"), before);
+  EXPECT_GE(j["side_bytes_skipped"].get<std::int64_t>(), other * 9 / 10)
+      << "bulk and the shop database are not read from the repository";
+  EXPECT_GT(j["side_bytes_restored"].get<std::int64_t>(), 0);
 }
 
 TEST_F(UndoTest, TruncatedTableGetsItsRowsBackAndKeepsNewOnes) {
