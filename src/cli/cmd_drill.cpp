@@ -23,6 +23,8 @@ void AddRepositoryOptions(CLI::App* cmd, Context& ctx, bool cluster);
 std::function<void(std::uint64_t, std::uint64_t)> MakeProgressPrinter(const char* verb);
 restore::ArchiveView LoadArchiveView(const repo::Repository& repository);
 
+std::vector<std::string> OneRepositoryArgs(Context& ctx, int index);  // cmd_repo.cpp
+
 // restore_command for scratch clusters: this binary, reachable by the server's OS user.
 std::string ScratchRestoreCommand(Context& ctx) {
   namespace fs = std::filesystem;
@@ -36,8 +38,11 @@ std::string ScratchRestoreCommand(Context& ctx) {
   }
   std::string cmd = fmt::format("{} wal get", self.string());
   if (ctx.config_path) cmd += fmt::format(" --config '{}'", *ctx.config_path);
-  return cmd + fmt::format(" --repo '{}' %f \"%p\"",
-                           ctx.config().Path("repository.path").string());
+  // The drilled repository only: the drill proves that this one can restore on its own.
+  for (const std::string& arg : OneRepositoryArgs(ctx, ctx.repo_index().value_or(1))) {
+    cmd += fmt::format(" '{}'", arg);
+  }
+  return cmd + " %f \"%p\"";
 }
 
 rescue::RecoveryPolicy LoadRecoveryPolicy(const core::Config& config) {

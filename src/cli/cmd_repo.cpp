@@ -10,6 +10,7 @@
 
 #include "cli/command.hpp"
 #include "repo/cluster.hpp"
+#include "repo/repository_set.hpp"
 
 namespace dbmedic::cli {
 
@@ -41,6 +42,37 @@ std::vector<std::string> RepositoryFlagArgs(const Context& ctx) {
     args.push_back(it->second);
   }
   return args;
+}
+
+// The repositories this command acts on: the one of --repo N, else every configured one.
+std::vector<repo::RepositoryConfig> TargetRepositories(Context& ctx) {
+  if (const std::optional<int> index = ctx.repo_index()) {
+    return {repo::SelectRepository(ctx.base_config(), *index)};
+  }
+  return repo::ConfiguredRepositories(ctx.base_config());
+}
+
+// Arguments that make a child dbmedic (restore_command, push worker, prefetch) reach the same
+// repositories: `--repo N` when one was picked by number, else repository 1's path and access
+// flags (the config file, passed separately, names the others).
+std::vector<std::string> RepositorySelectionArgs(Context& ctx) {
+  if (const std::optional<int> index = ctx.repo_index()) {
+    std::vector<std::string> args = {"--repo", std::to_string(*index)};
+    const std::vector<std::string> flags = RepositoryFlagArgs(ctx);
+    args.insert(args.end(), flags.begin(), flags.end());
+    return args;
+  }
+  std::vector<std::string> args = {"--repo",
+                                   ctx.base_config().Path("repository.path").string()};
+  const std::vector<std::string> flags = RepositoryFlagArgs(ctx);
+  args.insert(args.end(), flags.begin(), flags.end());
+  return args;
+}
+
+// Arguments that make a child dbmedic act on repository `index` alone (push worker, prefetch).
+std::vector<std::string> OneRepositoryArgs(Context& ctx, int index) {
+  if (ctx.repo_index() || index == 1) return RepositorySelectionArgs(ctx);
+  return {"--repo", std::to_string(index)};
 }
 
 // Prints "done / total (pct) rate" on stderr, at most twice a second, only on a terminal.

@@ -26,12 +26,40 @@ class Context {
   std::map<std::string, std::string> overrides;           // config key -> value from flags
   int exit_code = 0;                                      // set by a command that fails softly
 
-  // Loads the configuration once (option > env > file > default) and returns it.
+  // Loads the configuration once (option > env > file > default) and returns it: the one of the
+  // repository chosen with --repo N, else the whole file (repository 1 in [repository]); inside
+  // a RepositoryScope, that repository's.
   const core::Config& config();
+  // The configuration as loaded, before --repo N picks a repository.
+  const core::Config& base_config();
+  // N of `--repo N` (a number given to --repo selects a configured repository instead of naming
+  // repository 1's directory), nullopt when the command acts on every repository.
+  std::optional<int> repo_index();
   bool json() const { return output == OutputFormat::kJson; }
 
  private:
-  std::optional<core::Config> config_;
+  friend class RepositoryScope;
+  void Load();
+  std::optional<core::Config> config_;    // as loaded
+  std::optional<core::Config> selected_;  // --repo N
+  std::optional<int> repo_index_;
+  const core::Config* scoped_ = nullptr;  // RepositoryScope
+};
+
+// While alive, ctx.config() is `config` (one repository of several), so the single-repository
+// code of a command runs unchanged for each repository in turn.
+class RepositoryScope {
+ public:
+  RepositoryScope(Context& ctx, const core::Config& config) : ctx_(ctx), saved_(ctx.scoped_) {
+    ctx_.scoped_ = &config;
+  }
+  ~RepositoryScope() { ctx_.scoped_ = saved_; }
+  RepositoryScope(const RepositoryScope&) = delete;
+  RepositoryScope& operator=(const RepositoryScope&) = delete;
+
+ private:
+  Context& ctx_;
+  const core::Config* saved_;
 };
 
 using SetupFn = void (*)(CLI::App& root, Context& ctx);
