@@ -100,11 +100,11 @@ void Run(Context& ctx) {
   std::vector<std::string> failed;
   std::vector<std::string> done;
   for (const repo::RepositoryConfig& target : targets) {
-    const RepositoryScope scope(ctx, target.config);
+    const RepositoryScope scope(ctx, target.config, target.index);
     if (!ctx.json()) fmt::print("{}:\n", target.Describe());
     try {
       nlohmann::json j = BackupOne(ctx);
-      done.push_back(std::to_string(target.index));
+      done.push_back(fmt::format("repository {}", target.index));
       if (ctx.json()) all.push_back({{"repository", target.index}, {"ok", true}, {"backup", j}});
     } catch (const Error& e) {
       spdlog::error("backup into {} failed: {}", target.Describe(), e.what());
@@ -118,8 +118,7 @@ void Run(Context& ctx) {
   throw Error(error->code(),
               fmt::format("backup failed in {} ({}){}", fmt::join(failed, " and "), error->what(),
                           done.empty() ? std::string()
-                                       : fmt::format("; repositories {} have their backup",
-                                                     fmt::join(done, ", "))),
+                                       : fmt::format("; {} succeeded", fmt::join(done, ", "))),
               "fix the repository named above and run 'dbmedic backup --repo N' for it (" +
                   error->hint() + ")");
 }

@@ -48,7 +48,7 @@ nlohmann::json CheckOne(Context& ctx, const std::string& spool_suffix) {
     options.push_spool = std::filesystem::path(conn.Scalar("SELECT current_setting('data_directory')")) /
                          "pg_wal" / wal::kPushSpoolDirName;
   }
-  options.push_spool += spool_suffix;
+  *options.push_spool += spool_suffix;
   const wal::CheckReport r = wal::RunCheck(conn, archive, options);
   // Missing WAL is a failure of the archive: loud, and a non-zero exit for scripts and monitors.
   if (!r.missing.empty()) ctx.exit_code = static_cast<int>(ErrorCode::kCorrupt);
@@ -84,7 +84,7 @@ void Run(Context& ctx) {
   nlohmann::json all = nlohmann::json::array();
   std::optional<Error> error;
   for (const repo::RepositoryConfig& target : targets) {
-    const RepositoryScope scope(ctx, target.config);
+    const RepositoryScope scope(ctx, target.config, target.index);
     if (!ctx.json()) fmt::print("{}:\n", target.Describe());
     try {
       nlohmann::json j = CheckOne(ctx, target.index == 1 ? "" : fmt::format("-repo{}", target.index));

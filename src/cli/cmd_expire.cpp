@@ -108,7 +108,7 @@ void Run(Context& ctx, const ExpireCli& cli) {
   nlohmann::json all = nlohmann::json::array();
   std::optional<Error> error;
   for (const repo::RepositoryConfig& target : targets) {
-    const RepositoryScope scope(ctx, target.config);
+    const RepositoryScope scope(ctx, target.config, target.index);
     if (!ctx.json()) fmt::print("{}:\n", target.Describe());
     try {
       nlohmann::json j = ExpireOne(ctx, cli);

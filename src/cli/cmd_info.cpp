@@ -97,7 +97,7 @@ void Run(Context& ctx) {
   nlohmann::json all = nlohmann::json::array();
   std::optional<Error> error;
   for (const repo::RepositoryConfig& target : targets) {
-    const RepositoryScope scope(ctx, target.config);
+    const RepositoryScope scope(ctx, target.config, target.index);
     if (!ctx.json()) fmt::print("{}{}:\n", target.index == 1 ? "" : "\n", target.Describe());
     try {
       nlohmann::json j = InfoOne(ctx);

@@ -91,7 +91,7 @@ void Run(Context& ctx, const RestoreArgs& args) {
   if (targets.size() == 1) return RunOne(ctx, args, args.delta);
   std::vector<std::string> skipped;
   for (const repo::RepositoryConfig& target : targets) {
-    const RepositoryScope scope(ctx, target.config);
+    const RepositoryScope scope(ctx, target.config, target.index);
     std::error_code ec;
     const bool delta = args.delta || (std::filesystem::exists(args.target_dir, ec) &&
                                       !skipped.empty() &&

@@ -140,8 +140,8 @@ std::filesystem::path SpoolPath(Context& ctx, int repository, const std::string&
 
 // Asynchronous push: returns as soon as the file is durable in the spool (or was pushed ahead).
 // Returns the outcome's name for --output json.
-std::string PushAsync(Context& ctx, int repository, const std::string& file) {
-  wal::PushSpool spool(SpoolPath(ctx, repository, file), ctx.config().Size("wal.spool_max"));
+std::string PushAsync(Context& ctx, int index, const std::string& file) {
+  wal::PushSpool spool(SpoolPath(ctx, index, file), ctx.config().Size("wal.spool_max"));
   if (auto error = spool.LastError()) {
     spdlog::warn("the asynchronous push worker is failing (WAL waits in spool '{}'): {}",
                  spool.dir().string(), *error);
@@ -149,7 +149,7 @@ std::string PushAsync(Context& ctx, int repository, const std::string& file) {
   const wal::OfferOutcome outcome = spool.Offer(file);
   if (!spool.WorkerRunning()) {
     wal::LaunchDetached(
-        WorkerArgv(ctx, repository, spool.dir(), std::filesystem::absolute(file).parent_path()),
+        WorkerArgv(ctx, index, spool.dir(), std::filesystem::absolute(file).parent_path()),
         spool.dir() / "worker.log");
   }
   switch (outcome) {
@@ -168,7 +168,7 @@ std::string PushAsync(Context& ctx, int repository, const std::string& file) {
 // Pushes (or spools, with --async) the file to one repository; the outcome as JSON.
 nlohmann::json PushOne(Context& ctx, const repo::RepositoryConfig& target,
                        const std::string& file) {
-  const RepositoryScope scope(ctx, target.config);
+  const RepositoryScope scope(ctx, target.config, target.index);
   if (ctx.config().Bool("wal.push_async")) {
     return {{"repository", target.index}, {"outcome", PushAsync(ctx, target.index, file)}};
   }

@@ -55,6 +55,12 @@ std::optional<int> Context::repo_index() {
   return repo_index_;
 }
 
+int Context::current_repository() {
+  Load();
+  if (scoped_) return scoped_index_;
+  return repo_index_.value_or(1);
+}
+
 void Context::Load() {
   if (!config_) {
     repo_index_ = TakeRepositoryIndex(overrides);
