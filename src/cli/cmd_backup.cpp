@@ -119,8 +119,8 @@ void Run(Context& ctx) {
               fmt::format("backup failed in {} ({}){}", fmt::join(failed, " and "), error->what(),
                           done.empty() ? std::string()
                                        : fmt::format("; {} succeeded", fmt::join(done, ", "))),
-              "fix the repository named above and run 'dbmedic backup --repo N' for it (" +
-                  error->hint() + ")");
+              "fix the repository named above and run 'dbmedic backup --repo N' for it" +
+                  (error->hint().empty() ? "" : " (" + error->hint() + ")"));
 }
 
 void Setup(CLI::App& root, Context& ctx) {

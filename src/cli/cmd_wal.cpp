@@ -214,11 +214,12 @@ void RunPush(Context& ctx, const WalArgs& args) {
   }
   if (first_error) {
     throw Error(first_error->code(),
-                fmt::format("WAL file '{}' is not archived: the push to {} failed ({}{})", name,
+                fmt::format("WAL file '{}' is not archived: the push to {} failed ({}){}", name,
                             fmt::join(failed, " and "), first_error->what(),
-                            targets.size() > 1 ? "; the other repositories have it" : ""),
-                "PostgreSQL keeps the file and retries; fix the repository named above (" +
-                    first_error->hint() + ")");
+                            failed.size() < targets.size() ? "; the other repositories have it"
+                                                           : ""),
+                "PostgreSQL keeps the file and retries; fix the repository named above" +
+                    (first_error->hint().empty() ? "" : " (" + first_error->hint() + ")"));
   }
 }
 

@@ -42,7 +42,9 @@ class MultiRepo : public ::testing::Test {
     repo1_ = new fs::path(cluster_->MakeOwnedDir("repo1"));
     repo2_ = new fs::path(cluster_->MakeOwnedDir("repo2"));
     config_ = new fs::path(WriteConfig("main", Posix(*repo1_), {Posix(*repo2_), S3("/third")}));
-    const auto init = Dbmedic({"--output", "json", "repo", "init"});
+    // As the server's user: archive_command (run by it) writes into these repositories.
+    const auto init = RunDbmedic({"--config", config_->string(), "--output", "json", "repo", "init"},
+                                 {.as_user = cluster_->os_user()});
     ASSERT_EQ(init.exit_code, 0) << init.err;
     ASSERT_EQ(json::parse(init.out).at("repositories").size(), 3u);
     cluster_->Sql(fmt::format(
@@ -115,12 +117,19 @@ class MultiRepo : public ::testing::Test {
   }
 
   static void WaitArchived(const repo::RepositoryConfig& r, const std::string& name) {
-    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(120);
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
     while (!Archived(r, name)) {
       ASSERT_LT(std::chrono::steady_clock::now(), deadline)
-          << name << " never reached " << r.Describe();
+          << name << " never reached " << r.Describe() << "; server log:\n" << LogTail();
       std::this_thread::sleep_for(std::chrono::milliseconds(100));
     }
+  }
+
+  // The end of the server's log (archive_command failures are there).
+  static std::string LogTail() {
+    std::ifstream in(cluster_->cluster().spec().log_file);
+    std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    return text.size() > 3000 ? text.substr(text.size() - 3000) : text;
   }
 
   // Starts a restored data directory (no archiving: it must not push into the repositories),
