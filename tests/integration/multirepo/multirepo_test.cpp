@@ -285,7 +285,7 @@ TEST_F(MultiRepo, RestoreFailsNamingEveryRepositoryWhenNoneCanServe) {
                                       {Posix(cluster_->root() / "no-repo-b")});
   const auto r = Dbmedic(
       {"restore", "--target-dir", (cluster_->root() / "restored-none").string()}, config);
-  EXPECT_EQ(r.exit_code, static_cast<int>(ErrorCode::kRepository));
+  EXPECT_EQ(r.exit_code, static_cast<int>(ErrorCode::kNotFound)) << r.err;
   EXPECT_TRUE(Contains(r.err, "repository 2 (" + (cluster_->root() / "no-repo-b").string()))
       << r.err;
   EXPECT_TRUE(Contains(r.err, "after skipping: repository 1 (" +
