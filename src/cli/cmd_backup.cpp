@@ -1,5 +1,6 @@
 // `dbmedic backup`: online full backup of the configured cluster into the repository.
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include <spdlog/spdlog.h>
 
@@ -11,11 +12,13 @@
 #include "pg/connection.hpp"
 #include "pg/lsn.hpp"
 #include "repo/cluster.hpp"
+#include "repo/repository_set.hpp"
 #include "repo/retention_policy.hpp"
 
 namespace dbmedic::cli {
 
 void AddRepositoryOptions(CLI::App* cmd, Context& ctx, bool cluster);
+std::vector<repo::RepositoryConfig> TargetRepositories(Context& ctx);  // cmd_repo.cpp
 std::function<void(std::uint64_t, std::uint64_t)> MakeProgressPrinter(const char* verb);
 // Retention after the backup when retention.expire_after_backup is set (cmd_expire.cpp).
 std::optional<repo::ExpirePlan> ExpireAfterBackup(Context& ctx);
@@ -39,7 +42,8 @@ void CaptureCatalogAfterBackup(const core::Config& config) {
   }
 }
 
-void Run(Context& ctx) {
+// One backup into the repository of ctx.config(): printed, or returned as JSON.
+nlohmann::json BackupOne(Context& ctx) {
   backup::BackupOptions options;
   if (auto print = MakeProgressPrinter("backup"); print && !ctx.json()) {
     options.on_progress = [print](const backup::Progress& p) { print(p.bytes_done, p.bytes_total); };
@@ -54,18 +58,17 @@ void Run(Context& ctx) {
                     {"wal_files", expired->expired_wal.size()}};
   }
   if (ctx.json()) {
-    PrintJson({{"label", m.label},
-               {"type", m.type},
-               {"start_lsn", m.start_lsn},
-               {"stop_lsn", m.stop_lsn},
-               {"timeline", m.timeline},
-               {"files", m.files.size()},
-               {"database_size", m.database_size},
-               {"repository_size", m.repository_size},
-               {"duration_seconds", m.duration_seconds},
-               {"removed_incomplete", result.removed_incomplete},
-               {"expired", expired_json}});
-    return;
+    return {{"label", m.label},
+            {"type", m.type},
+            {"start_lsn", m.start_lsn},
+            {"stop_lsn", m.stop_lsn},
+            {"timeline", m.timeline},
+            {"files", m.files.size()},
+            {"database_size", m.database_size},
+            {"repository_size", m.repository_size},
+            {"duration_seconds", m.duration_seconds},
+            {"removed_incomplete", result.removed_incomplete},
+            {"expired", expired_json}};
   }
   for (const std::string& label : result.removed_incomplete) {
     fmt::print("removed interrupted backup {}\n", label);
@@ -78,6 +81,46 @@ void Run(Context& ctx) {
     fmt::print("expired {} backups and {} WAL files (retention)\n", expired->expired_backups.size(),
                expired->expired_wal.size());
   }
+  return nullptr;
+}
+
+// Each repository gets its own backup, one after the other: every backup is a complete one
+// (its own pg_backup_start/stop, label and WAL), the cluster's disk is read by one backup at a
+// time, and a repository that fails leaves the others' backups untouched. A failed one never
+// has a manifest, so it is never listed as good (backup.hpp).
+void Run(Context& ctx) {
+  const std::vector<repo::RepositoryConfig> targets = TargetRepositories(ctx);
+  if (targets.size() == 1) {
+    const nlohmann::json j = BackupOne(ctx);
+    if (ctx.json()) PrintJson(j);
+    return;
+  }
+  nlohmann::json all = nlohmann::json::array();
+  std::optional<Error> error;
+  std::vector<std::string> failed;
+  std::vector<std::string> done;
+  for (const repo::RepositoryConfig& target : targets) {
+    const RepositoryScope scope(ctx, target.config, target.index);
+    if (!ctx.json()) fmt::print("{}:\n", target.Describe());
+    try {
+      nlohmann::json j = BackupOne(ctx);
+      done.push_back(fmt::format("repository {}", target.index));
+      if (ctx.json()) all.push_back({{"repository", target.index}, {"ok", true}, {"backup", j}});
+    } catch (const Error& e) {
+      spdlog::error("backup into {} failed: {}", target.Describe(), e.what());
+      all.push_back({{"repository", target.index}, {"ok", false}, {"error", e.what()}});
+      failed.push_back(target.Describe());
+      if (!error) error = e;
+    }
+  }
+  if (ctx.json()) PrintJson({{"repositories", all}});
+  if (!error) return;
+  throw Error(error->code(),
+              fmt::format("backup failed in {} ({}){}", fmt::join(failed, " and "), error->what(),
+                          done.empty() ? std::string()
+                                       : fmt::format("; {} succeeded", fmt::join(done, ", "))),
+              "fix the repository named above and run 'dbmedic backup --repo N' for it" +
+                  (error->hint().empty() ? "" : " (" + error->hint() + ")"));
 }
 
 void Setup(CLI::App& root, Context& ctx) {
@@ -85,7 +128,8 @@ void Setup(CLI::App& root, Context& ctx) {
       "backup",
       "Take an online full backup of the cluster into the repository (pg_backup_start/stop, "
       "parallel chunked copy, page checksums checked, WAL from start to stop included, "
-      "manifest written last).");
+      "manifest written last). With several repositories: one backup into each, one after the "
+      "other (--repo N: that one only); exit non-zero naming any that failed.");
   AddRepositoryOptions(cmd, ctx, true);
   AddConfigOption(cmd, ctx, "backup.jobs");
   AddConfigOption(cmd, ctx, "backup.chunk_size");

@@ -4,11 +4,14 @@
 #include "cli/command.hpp"
 #include "core/error.hpp"
 #include "repo/cluster.hpp"
+#include "repo/repository_set.hpp"
 #include "wal/archive.hpp"
 #include "wal/archive_check.hpp"
 #include "wal/push_spool.hpp"
 
 namespace dbmedic::cli {
+
+std::vector<repo::RepositoryConfig> TargetRepositories(Context& ctx);  // cmd_repo.cpp
 
 void AddRepositoryOptions(CLI::App* cmd, Context& ctx, bool cluster);
 
@@ -29,7 +32,8 @@ nlohmann::json ToJson(const wal::CheckReport& r) {
           {"spool_bytes", r.spool_bytes}, {"spool_error", r.spool_error.value_or("")}};
 }
 
-void Run(Context& ctx) {
+// Checks the repository of ctx.config(); `spool_suffix` names its push spool (-repoN).
+nlohmann::json CheckOne(Context& ctx, const std::string& spool_suffix) {
   const core::Config& config = ctx.config();
   const repo::Repository repository = repo::OpenRepository(config);
   pg::Connection conn = repo::ConnectCluster(config);
@@ -44,13 +48,11 @@ void Run(Context& ctx) {
     options.push_spool = std::filesystem::path(conn.Scalar("SELECT current_setting('data_directory')")) /
                          "pg_wal" / wal::kPushSpoolDirName;
   }
+  *options.push_spool += spool_suffix;
   const wal::CheckReport r = wal::RunCheck(conn, archive, options);
   // Missing WAL is a failure of the archive: loud, and a non-zero exit for scripts and monitors.
   if (!r.missing.empty()) ctx.exit_code = static_cast<int>(ErrorCode::kCorrupt);
-  if (ctx.json()) {
-    PrintJson(ToJson(r));
-    return;
-  }
+  if (ctx.json()) return ToJson(r);
   fmt::print("archiving works: segment {} reached {} in {}\n", r.switched_segment,
              repository.storage().Describe(""), HumanSeconds(r.wait_seconds));
   fmt::print("RPO before the check: {} of WAL not archived ({} since the archive last caught "
@@ -68,6 +70,33 @@ void Run(Context& ctx) {
                "cannot cross this gap\nHINT: take a new backup (dbmedic backup) so that later "
                "targets do not need it\n", m.timeline, m.first, m.last);
   }
+  return nullptr;
+}
+
+// Every repository is checked (one segment switch each); one that fails does not hide the others.
+void Run(Context& ctx) {
+  const std::vector<repo::RepositoryConfig> targets = TargetRepositories(ctx);
+  if (targets.size() == 1) {
+    const nlohmann::json j = CheckOne(ctx, "");
+    if (ctx.json()) PrintJson(j);
+    return;
+  }
+  nlohmann::json all = nlohmann::json::array();
+  std::optional<Error> error;
+  for (const repo::RepositoryConfig& target : targets) {
+    const RepositoryScope scope(ctx, target.config, target.index);
+    if (!ctx.json()) fmt::print("{}:\n", target.Describe());
+    try {
+      nlohmann::json j = CheckOne(ctx, target.index == 1 ? "" : fmt::format("-repo{}", target.index));
+      if (ctx.json()) all.push_back({{"repository", target.index}, {"check", j}});
+    } catch (const Error& e) {
+      fmt::print(stderr, "ERROR: {}: {}\n", target.Describe(), e.what());
+      all.push_back({{"repository", target.index}, {"error", e.what()}});
+      if (!error) error = e;
+    }
+  }
+  if (ctx.json()) PrintJson({{"repositories", all}});
+  if (error) ctx.exit_code = error->exit_code();
 }
 
 void Setup(CLI::App& root, Context& ctx) {

@@ -13,15 +13,20 @@
 #include "core/fs.hpp"
 #include "pg/lsn.hpp"
 #include "repo/cluster.hpp"
+#include "repo/repository_set.hpp"
 #include "rescue/drill.hpp"
 #include "rescue/recovery_status.hpp"
 #include "wal/archive_catalog.hpp"
 
 namespace dbmedic::cli {
 
+repo::RepositoryConfig FirstHealthyRepository(Context& ctx);  // cmd_repo.cpp
+
 void AddRepositoryOptions(CLI::App* cmd, Context& ctx, bool cluster);
 std::function<void(std::uint64_t, std::uint64_t)> MakeProgressPrinter(const char* verb);
 restore::ArchiveView LoadArchiveView(const repo::Repository& repository);
+
+std::vector<std::string> OneRepositoryArgs(Context& ctx, int index);  // cmd_repo.cpp
 
 // restore_command for scratch clusters: this binary, reachable by the server's OS user.
 std::string ScratchRestoreCommand(Context& ctx) {
@@ -36,8 +41,11 @@ std::string ScratchRestoreCommand(Context& ctx) {
   }
   std::string cmd = fmt::format("{} wal get", self.string());
   if (ctx.config_path) cmd += fmt::format(" --config '{}'", *ctx.config_path);
-  return cmd + fmt::format(" --repo '{}' %f \"%p\"",
-                           ctx.config().Path("repository.path").string());
+  // The drilled repository only: the drill proves that this one can restore on its own.
+  for (const std::string& arg : OneRepositoryArgs(ctx, ctx.current_repository())) {
+    cmd += fmt::format(" '{}'", arg);
+  }
+  return cmd + " %f \"%p\"";
 }
 
 rescue::RecoveryPolicy LoadRecoveryPolicy(const core::Config& config) {
@@ -178,7 +186,11 @@ void Setup(CLI::App& root, Context& ctx) {
   AddConfigOption(cmd, ctx, "drill.timeout");
   AddConfigOption(cmd, ctx, "recovery.rpo_target");
   AddConfigOption(cmd, ctx, "recovery.rto_target");
-  cmd->callback([&ctx, args] { Run(ctx, *args); });
+  cmd->callback([&ctx, args] {
+    const repo::RepositoryConfig chosen = FirstHealthyRepository(ctx);
+    const RepositoryScope scope(ctx, chosen.config, chosen.index);
+    Run(ctx, *args);
+  });
 }
 
 const CommandRegistration kReg{Setup};

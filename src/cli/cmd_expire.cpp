@@ -8,12 +8,14 @@
 #include "cli/command.hpp"
 #include "core/error.hpp"
 #include "repo/cluster.hpp"
+#include "repo/repository_set.hpp"
 #include "repo/retention.hpp"
 #include "wal/archive.hpp"
 
 namespace dbmedic::cli {
 
 void AddRepositoryOptions(CLI::App* cmd, Context& ctx, bool cluster);
+std::vector<repo::RepositoryConfig> TargetRepositories(Context& ctx);  // cmd_repo.cpp
 
 namespace {
 
@@ -84,15 +86,41 @@ void PrintPlan(const repo::ExpirePlan& plan, bool dry_run) {
   fmt::print("\n");
 }
 
-void Run(Context& ctx, const ExpireCli& cli) {
+// Expires the repository of ctx.config() by its own retention settings.
+nlohmann::json ExpireOne(Context& ctx, const ExpireCli& cli) {
   repo::Repository repository = repo::OpenRepository(ctx.config());
   const repo::ExpirePlan plan = Plan(repository, ctx.config());
   if (!cli.dry_run) repo::ApplyExpire(repository, plan);
-  if (ctx.json()) {
-    PrintJson(PlanJson(plan, cli.dry_run));
+  if (ctx.json()) return PlanJson(plan, cli.dry_run);
+  PrintPlan(plan, cli.dry_run);
+  return nullptr;
+}
+
+// Every repository by its own policy (a local one may keep fewer backups than an off-site one),
+// or the one of --repo N; one that fails does not stop the others.
+void Run(Context& ctx, const ExpireCli& cli) {
+  const std::vector<repo::RepositoryConfig> targets = TargetRepositories(ctx);
+  if (targets.size() == 1) {
+    const nlohmann::json j = ExpireOne(ctx, cli);
+    if (ctx.json()) PrintJson(j);
     return;
   }
-  PrintPlan(plan, cli.dry_run);
+  nlohmann::json all = nlohmann::json::array();
+  std::optional<Error> error;
+  for (const repo::RepositoryConfig& target : targets) {
+    const RepositoryScope scope(ctx, target.config, target.index);
+    if (!ctx.json()) fmt::print("{}:\n", target.Describe());
+    try {
+      nlohmann::json j = ExpireOne(ctx, cli);
+      if (ctx.json()) all.push_back({{"repository", target.index}, {"expire", j}});
+    } catch (const Error& e) {
+      fmt::print(stderr, "ERROR: {}: {}\n", target.Describe(), e.what());
+      all.push_back({{"repository", target.index}, {"error", e.what()}});
+      if (!error) error = e;
+    }
+  }
+  if (ctx.json()) PrintJson({{"repositories", all}});
+  if (error) ctx.exit_code = error->exit_code();
 }
 
 void Setup(CLI::App& root, Context& ctx) {

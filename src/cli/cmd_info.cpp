@@ -4,10 +4,14 @@
 #include <fmt/format.h>
 
 #include "cli/command.hpp"
+#include "core/error.hpp"
 #include "repo/cluster.hpp"
+#include "repo/repository_set.hpp"
 #include "rescue/recovery_status.hpp"
 
 namespace dbmedic::cli {
+
+std::vector<repo::RepositoryConfig> TargetRepositories(Context& ctx);  // cmd_repo.cpp
 
 void AddRepositoryOptions(CLI::App* cmd, Context& ctx, bool cluster);
 // Recoverable window and WAL archive health (cmd_restore_pitr.cpp).
@@ -41,7 +45,8 @@ nlohmann::json ToJson(const repo::Manifest& m) {
           {"tablespaces", spcs}};
 }
 
-void Run(Context& ctx) {
+// The repository of ctx.config(): printed, or returned as JSON with --output json.
+nlohmann::json InfoOne(Context& ctx) {
   const repo::Repository repository = repo::OpenRepository(ctx.config());
   std::vector<repo::Manifest> manifests;
   for (const std::string& label : repository.ListBackups()) {
@@ -53,13 +58,12 @@ void Run(Context& ctx) {
   if (ctx.json()) {
     nlohmann::json backups = nlohmann::json::array();
     for (const repo::Manifest& m : manifests) backups.push_back(ToJson(m));
-    PrintJson({{"repository", repository.storage().Describe("")},
-               {"system_identifier", repository.info().system_identifier},
-               {"backups", backups},
-               {"incomplete", incomplete},
-               {"recoverable", window},
-               {"recovery", rescue::ToJson(recovery)}});
-    return;
+    return {{"repository", repository.storage().Describe("")},
+            {"system_identifier", repository.info().system_identifier},
+            {"backups", backups},
+            {"incomplete", incomplete},
+            {"recoverable", window},
+            {"recovery", rescue::ToJson(recovery)}};
   }
   fmt::print("repository {} (cluster {})\n", repository.storage().Describe(""),
              repository.info().system_identifier);
@@ -78,10 +82,44 @@ void Run(Context& ctx) {
   for (const std::string& label : incomplete) {
     fmt::print("interrupted (not restorable, removed by the next backup): {}\n", label);
   }
+  return nullptr;
+}
+
+// Every repository (or the one of --repo N); one that cannot be read is reported as such and
+// the command exits non-zero after listing the others.
+void Run(Context& ctx) {
+  const std::vector<repo::RepositoryConfig> targets = TargetRepositories(ctx);
+  if (targets.size() == 1) {
+    const nlohmann::json j = InfoOne(ctx);
+    if (ctx.json()) PrintJson(j);
+    return;
+  }
+  nlohmann::json all = nlohmann::json::array();
+  std::optional<Error> error;
+  for (const repo::RepositoryConfig& target : targets) {
+    const RepositoryScope scope(ctx, target.config, target.index);
+    if (!ctx.json()) fmt::print("{}{}:\n", target.index == 1 ? "" : "\n", target.Describe());
+    try {
+      nlohmann::json j = InfoOne(ctx);
+      if (ctx.json()) {
+        j["index"] = target.index;
+        j["healthy"] = true;
+        all.push_back(j);
+      }
+    } catch (const Error& e) {
+      fmt::print(stderr, "ERROR: {}: {}\n", target.Describe(), e.what());
+      if (!e.hint().empty()) fmt::print(stderr, "HINT: {}\n", e.hint());
+      all.push_back({{"index", target.index}, {"repository", target.Describe()},
+                     {"healthy", false}, {"error", e.what()}});
+      if (!error) error = e;
+    }
+  }
+  if (ctx.json()) PrintJson({{"repositories", all}});
+  if (error) ctx.exit_code = error->exit_code();
 }
 
 void Setup(CLI::App& root, Context& ctx) {
-  auto* cmd = root.add_subcommand("info", "List the backups in the repository.");
+  auto* cmd = root.add_subcommand("info", "List the backups in the repository (every configured repository, or the one of --repo N).");
   AddRepositoryOptions(cmd, ctx, true);
   AddConfigOption(cmd, ctx, "recovery.rpo_target");
   AddConfigOption(cmd, ctx, "recovery.rto_target");

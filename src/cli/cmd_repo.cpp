@@ -7,9 +7,12 @@
 #include <mutex>
 
 #include <fmt/format.h>
+#include <spdlog/spdlog.h>
 
 #include "cli/command.hpp"
+#include "core/error.hpp"
 #include "repo/cluster.hpp"
+#include "repo/repository_set.hpp"
 
 namespace dbmedic::cli {
 
@@ -43,6 +46,56 @@ std::vector<std::string> RepositoryFlagArgs(const Context& ctx) {
   return args;
 }
 
+// The repositories this command acts on: the one of --repo N, else every configured one.
+std::vector<repo::RepositoryConfig> TargetRepositories(Context& ctx) {
+  if (const std::optional<int> index = ctx.repo_index()) {
+    return {repo::SelectRepository(ctx.base_config(), *index)};
+  }
+  return repo::ConfiguredRepositories(ctx.base_config());
+}
+
+// Arguments that make a child dbmedic (restore_command, push worker, prefetch) reach the same
+// repositories: `--repo N` when one was picked by number, else repository 1's path and access
+// flags (the config file, passed separately, names the others).
+std::vector<std::string> RepositorySelectionArgs(Context& ctx) {
+  if (const std::optional<int> index = ctx.repo_index()) {
+    std::vector<std::string> args = {"--repo", std::to_string(*index)};
+    const std::vector<std::string> flags = RepositoryFlagArgs(ctx);
+    args.insert(args.end(), flags.begin(), flags.end());
+    return args;
+  }
+  std::vector<std::string> args = {"--repo",
+                                   ctx.base_config().Path("repository.path").string()};
+  const std::vector<std::string> flags = RepositoryFlagArgs(ctx);
+  args.insert(args.end(), flags.begin(), flags.end());
+  return args;
+}
+
+// For drill and undo: the first repository that opens and holds a backup (one that fails is
+// logged and skipped), or the one of --repo N.
+repo::RepositoryConfig FirstHealthyRepository(Context& ctx) {
+  std::vector<repo::RepositoryConfig> targets = TargetRepositories(ctx);
+  if (targets.size() == 1) return std::move(targets.front());
+  std::optional<Error> error;
+  for (repo::RepositoryConfig& target : targets) {
+    try {
+      if (repo::OpenRepository(target.config).LatestBackup()) return std::move(target);
+      spdlog::warn("{} holds no backup; trying the next repository", target.Describe());
+    } catch (const Error& e) {
+      spdlog::warn("{}: {}; trying the next repository", target.Describe(), e.what());
+      if (!error) error = e;
+    }
+  }
+  if (error) throw *error;
+  return std::move(targets.front());  // none holds a backup: the command says so for repository 1
+}
+
+// Arguments that make a child dbmedic act on repository `index` alone (push worker, prefetch).
+std::vector<std::string> OneRepositoryArgs(Context& ctx, int index) {
+  if (ctx.repo_index() || index == 1) return RepositorySelectionArgs(ctx);
+  return {"--repo", std::to_string(index)};
+}
+
 // Prints "done / total (pct) rate" on stderr, at most twice a second, only on a terminal.
 std::function<void(std::uint64_t, std::uint64_t)> MakeProgressPrinter(const char* verb) {
   if (!::isatty(STDERR_FILENO)) return {};
@@ -64,24 +117,50 @@ std::function<void(std::uint64_t, std::uint64_t)> MakeProgressPrinter(const char
 
 namespace {
 
-void RunInit(Context& ctx) {
+nlohmann::json InitOne(Context& ctx) {
   const repo::Repository repository = repo::InitRepository(ctx.config());
   const repo::RepoInfo& info = repository.info();
   const std::string where = repository.storage().Describe("");
   if (ctx.json()) {
-    PrintJson({{"repository", where},
-               {"format_version", info.format_version},
-               {"system_identifier", info.system_identifier},
-               {"pg_version_num", info.pg_version_num},
-               {"compression", std::string(repo::CompressionName(info.codec.compression))},
-               {"compression_level", info.codec.level},
-               {"encrypted", !info.encryption.is_null()}});
-    return;
+    return {{"repository", where},
+            {"format_version", info.format_version},
+            {"system_identifier", info.system_identifier},
+            {"pg_version_num", info.pg_version_num},
+            {"compression", std::string(repo::CompressionName(info.codec.compression))},
+            {"compression_level", info.codec.level},
+            {"encrypted", !info.encryption.is_null()}};
   }
   fmt::print("repository '{}' initialised for cluster {} (PostgreSQL {}), compression {} level {}{}\n",
              where, info.system_identifier, info.pg_version_num / 10000,
              repo::CompressionName(info.codec.compression), info.codec.level,
              info.encryption.is_null() ? "" : ", encrypted (aes-256-gcm)");
+  return nullptr;
+}
+
+// Every configured repository (or the one of --repo N); one that fails (already initialised,
+// unreachable) does not stop the others, and makes the exit code non-zero.
+void RunInit(Context& ctx) {
+  const std::vector<repo::RepositoryConfig> targets = TargetRepositories(ctx);
+  if (targets.size() == 1) {
+    const nlohmann::json j = InitOne(ctx);
+    if (ctx.json()) PrintJson(j);
+    return;
+  }
+  nlohmann::json all = nlohmann::json::array();
+  std::optional<Error> error;
+  for (const repo::RepositoryConfig& target : targets) {
+    const RepositoryScope scope(ctx, target.config, target.index);
+    try {
+      nlohmann::json j = InitOne(ctx);
+      if (ctx.json()) all.push_back({{"index", target.index}, {"init", j}});
+    } catch (const Error& e) {
+      fmt::print(stderr, "ERROR: {}: {}\n", target.Describe(), e.what());
+      all.push_back({{"index", target.index}, {"error", e.what()}});
+      if (!error) error = e;
+    }
+  }
+  if (ctx.json()) PrintJson({{"repositories", all}});
+  if (error) ctx.exit_code = error->exit_code();
 }
 
 void Setup(CLI::App& root, Context& ctx) {

@@ -22,7 +22,7 @@
 
 namespace dbmedic::cli {
 
-std::vector<std::string> RepositoryFlagArgs(const Context& ctx);  // cmd_repo.cpp
+std::vector<std::string> RepositorySelectionArgs(Context& ctx);  // cmd_repo.cpp
 
 struct PitrCli {
   std::string to_time;
@@ -167,8 +167,8 @@ std::string WalCommand(Context& ctx, std::string_view verb) {
   }
   std::string cmd = fmt::format("{} wal {}", self.string(), verb);
   if (ctx.config_path) cmd += fmt::format(" --config '{}'", *ctx.config_path);
-  cmd += fmt::format(" --repo '{}'", ctx.config().Path("repository.path").string());
-  for (const std::string& arg : RepositoryFlagArgs(ctx)) cmd += fmt::format(" '{}'", arg);
+  // Every configured repository (wal get falls back from one to the next), or the --repo N one.
+  for (const std::string& arg : RepositorySelectionArgs(ctx)) cmd += fmt::format(" '{}'", arg);
   cmd += verb == "get" ? " %f \"%p\"" : verb == "push" ? " %p" : "";
   return cmd;
 }

@@ -19,10 +19,13 @@
 #include "pg/wal_reader.hpp"
 #include "pg/wal_source.hpp"
 #include "repo/cluster.hpp"
+#include "repo/repository_set.hpp"
 #include "rescue/undo.hpp"
 #include "wal/archive_catalog.hpp"
 
 namespace dbmedic::cli {
+
+repo::RepositoryConfig FirstHealthyRepository(Context& ctx);  // cmd_repo.cpp
 
 void AddRepositoryOptions(CLI::App* cmd, Context& ctx, bool cluster);
 std::function<void(std::uint64_t, std::uint64_t)> MakeProgressPrinter(const char* verb);
@@ -214,7 +217,11 @@ void Setup(CLI::App& root, Context& ctx) {
   AddConfigOption(cmd, ctx, "forensics.catalog");
   AddConfigOption(cmd, ctx, "forensics.wal_dir");
   AddConfigOption(cmd, ctx, "forensics.live_snapshot");
-  cmd->callback([&ctx, args] { Run(ctx, *args); });
+  cmd->callback([&ctx, args] {
+    const repo::RepositoryConfig chosen = FirstHealthyRepository(ctx);
+    const RepositoryScope scope(ctx, chosen.config, chosen.index);
+    Run(ctx, *args);
+  });
 }
 
 const CommandRegistration kReg{Setup};

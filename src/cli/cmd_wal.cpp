@@ -6,12 +6,14 @@
 #include <filesystem>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <spdlog/spdlog.h>
 
 #include "cli/catalog_capture.hpp"
 #include "cli/command.hpp"
 #include "core/error.hpp"
 #include "repo/cluster.hpp"
+#include "repo/repository_set.hpp"
 #include "wal/archive.hpp"
 #include "wal/archive_catalog.hpp"
 #include "wal/prefetch.hpp"
@@ -24,7 +26,9 @@
 
 namespace dbmedic::cli {
 
-std::vector<std::string> RepositoryFlagArgs(const Context& ctx);  // cmd_repo.cpp
+// cmd_repo.cpp
+std::vector<repo::RepositoryConfig> TargetRepositories(Context& ctx);
+std::vector<std::string> OneRepositoryArgs(Context& ctx, int index);
 
 void AddRepositoryOptions(CLI::App* cmd, Context& ctx, bool cluster);
 
@@ -73,7 +77,8 @@ void RunStream(Context& ctx, const WalArgs& args) {
 }
 
 // Starts a background `wal prefetch` for the segments after `name` (see wal/prefetch.hpp).
-void StartPrefetch(Context& ctx, const std::string& name, const std::string& dest) {
+void StartPrefetch(Context& ctx, int repository, const std::string& name,
+                   const std::string& dest) {
   const int count = static_cast<int>(ctx.config().Int("wal.prefetch"));
   if (count <= 0) return;
   const std::filesystem::path spool = wal::SpoolFor(dest);
@@ -82,11 +87,10 @@ void StartPrefetch(Context& ctx, const std::string& name, const std::string& des
   if (names.empty() || wal::PrefetcherRunning(spool)) return;
   std::vector<std::string> argv = {std::filesystem::read_symlink("/proc/self/exe").string()};
   if (ctx.config_path) argv.insert(argv.end(), {"--config", *ctx.config_path});
-  argv.insert(argv.end(), {"wal", "prefetch", "--repo",
-                           ctx.config().Path("repository.path").string(), "--spool",
-                           spool.string()});
-  const std::vector<std::string> repo_flags = RepositoryFlagArgs(ctx);  // key file, S3
-  argv.insert(argv.end(), repo_flags.begin(), repo_flags.end());
+  argv.insert(argv.end(), {"wal", "prefetch", "--spool", spool.string()});
+  // From the repository that served this segment (key file, S3 flags included).
+  const std::vector<std::string> repo_args = OneRepositoryArgs(ctx, repository);
+  argv.insert(argv.end(), repo_args.begin(), repo_args.end());
   argv.insert(argv.end(), names.begin(), names.end());
   wal::LaunchDetached(argv);
 }
@@ -112,34 +116,41 @@ wal::PushResult PushNow(const repo::Repository& repository, const std::string& f
 }
 
 // The argv of `wal push-worker` for the spool, forwarding the repository and config.
-std::vector<std::string> WorkerArgv(Context& ctx, const std::filesystem::path& spool,
+std::vector<std::string> WorkerArgv(Context& ctx, int repository,
+                                    const std::filesystem::path& spool,
                                     const std::filesystem::path& pg_wal) {
   std::vector<std::string> argv = {std::filesystem::read_symlink("/proc/self/exe").string()};
   if (ctx.config_path) argv.insert(argv.end(), {"--config", *ctx.config_path});
-  argv.insert(argv.end(), {"wal", "push-worker", "--repo",
-                           ctx.config().Path("repository.path").string(), "--spool",
-                           spool.string(), "--pg-wal", pg_wal.string(), "--wal-push-jobs",
+  argv.insert(argv.end(), {"wal", "push-worker", "--spool", spool.string(), "--pg-wal",
+                           pg_wal.string(), "--wal-push-jobs",
                            std::to_string(ctx.config().Int("wal.push_jobs"))});
+  const std::vector<std::string> repo_args = OneRepositoryArgs(ctx, repository);
+  argv.insert(argv.end(), repo_args.begin(), repo_args.end());
   return argv;
 }
 
-std::filesystem::path SpoolPath(Context& ctx, const std::string& file) {
-  if (auto path = ctx.config().Optional("wal.spool_path")) return *path;
-  return wal::DefaultPushSpool(file);
+// Repository 1 keeps the spool it always had; repository N has its own beside it (SPOOL-repoN),
+// with its own worker, so a repository that is down holds back only its own queue.
+std::filesystem::path SpoolPath(Context& ctx, int repository, const std::string& file) {
+  std::filesystem::path base = wal::DefaultPushSpool(file);
+  if (auto path = ctx.config().Optional("wal.spool_path")) base = *path;
+  if (repository == 1) return base;
+  return base.parent_path() / fmt::format("{}-repo{}", base.filename().string(), repository);
 }
 
 // Asynchronous push: returns as soon as the file is durable in the spool (or was pushed ahead).
 // Returns the outcome's name for --output json.
-std::string PushAsync(Context& ctx, const std::string& file) {
-  wal::PushSpool spool(SpoolPath(ctx, file), ctx.config().Size("wal.spool_max"));
+std::string PushAsync(Context& ctx, int index, const std::string& file) {
+  wal::PushSpool spool(SpoolPath(ctx, index, file), ctx.config().Size("wal.spool_max"));
   if (auto error = spool.LastError()) {
     spdlog::warn("the asynchronous push worker is failing (WAL waits in spool '{}'): {}",
                  spool.dir().string(), *error);
   }
   const wal::OfferOutcome outcome = spool.Offer(file);
   if (!spool.WorkerRunning()) {
-    wal::LaunchDetached(WorkerArgv(ctx, spool.dir(), std::filesystem::absolute(file).parent_path()),
-                        spool.dir() / "worker.log");
+    wal::LaunchDetached(
+        WorkerArgv(ctx, index, spool.dir(), std::filesystem::absolute(file).parent_path()),
+        spool.dir() / "worker.log");
   }
   switch (outcome) {
     case wal::OfferOutcome::kPushedAhead: return "pushed-ahead";
@@ -154,25 +165,61 @@ std::string PushAsync(Context& ctx, const std::string& file) {
   return "stored";
 }
 
+// Pushes (or spools, with --async) the file to one repository; the outcome as JSON.
+nlohmann::json PushOne(Context& ctx, const repo::RepositoryConfig& target,
+                       const std::string& file) {
+  const RepositoryScope scope(ctx, target.config, target.index);
+  if (ctx.config().Bool("wal.push_async")) {
+    return {{"repository", target.index}, {"outcome", PushAsync(ctx, target.index, file)}};
+  }
+  const repo::Repository repository = repo::OpenRepository(ctx.config());
+  const wal::PushResult r = PushNow(repository, file);
+  const bool dup = r.outcome == wal::PushOutcome::kDuplicate;
+  spdlog::debug("wal push {} to {}: {}", r.name, target.Describe(),
+                dup ? "already archived" : "stored");
+  return {{"repository", target.index}, {"outcome", dup ? "duplicate" : "stored"},
+          {"raw_size", r.raw_size}, {"stored_size", r.stored_size}};
+}
+
+// Every repository gets the file, even after one failed; success only when all have it
+// (PostgreSQL keeps the file and retries the whole push otherwise; repositories that already
+// have it answer "duplicate").
 void RunPush(Context& ctx, const WalArgs& args) {
   if (!wal::IsArchivableName(std::filesystem::path(args.file).filename().string())) {
     throw Error(ErrorCode::kUsage,
                 fmt::format("'{}' is not a WAL file PostgreSQL archives", args.file),
                 "use it as archive_command = 'dbmedic wal push %p'");
   }
-  if (ctx.config().Bool("wal.push_async")) {
-    const std::string outcome = PushAsync(ctx, args.file);
-    if (ctx.json()) PrintJson({{"name", std::filesystem::path(args.file).filename().string()},
-                               {"outcome", outcome}});
-    return;
+  const std::string name = std::filesystem::path(args.file).filename().string();
+  const std::vector<repo::RepositoryConfig> targets = TargetRepositories(ctx);
+  nlohmann::json results = nlohmann::json::array();
+  std::optional<Error> first_error;
+  std::vector<std::string> failed;
+  for (const repo::RepositoryConfig& target : targets) {
+    try {
+      results.push_back(PushOne(ctx, target, args.file));
+    } catch (const Error& e) {
+      spdlog::error("wal push {}: {} failed: {}", name, target.Describe(), e.what());
+      results.push_back({{"repository", target.index}, {"outcome", "failed"},
+                         {"error", e.what()}});
+      failed.push_back(target.Describe());
+      if (!first_error) first_error = e;
+    }
   }
-  const repo::Repository repository = repo::OpenRepository(ctx.config());
-  const wal::PushResult r = PushNow(repository, args.file);
-  const bool dup = r.outcome == wal::PushOutcome::kDuplicate;
-  spdlog::debug("wal push {}: {}", r.name, dup ? "already archived" : "stored");
   if (ctx.json()) {
-    PrintJson({{"name", r.name}, {"outcome", dup ? "duplicate" : "stored"},
-               {"raw_size", r.raw_size}, {"stored_size", r.stored_size}});
+    nlohmann::json out = results.size() == 1 ? results[0] : nlohmann::json::object();
+    out["name"] = name;
+    if (results.size() > 1) out["repositories"] = results;
+    if (!first_error) PrintJson(out);
+  }
+  if (first_error) {
+    throw Error(first_error->code(),
+                fmt::format("WAL file '{}' is not archived: the push to {} failed ({}){}", name,
+                            fmt::join(failed, " and "), first_error->what(),
+                            failed.size() < targets.size() ? "; the other repositories have it"
+                                                           : ""),
+                "PostgreSQL keeps the file and retries; fix the repository named above" +
+                    (first_error->hint().empty() ? "" : " (" + first_error->hint() + ")"));
   }
 }
 
@@ -187,20 +234,47 @@ void RunPushWorker(Context& ctx, const WalArgs& args) {
   wal::RunSpoolWorker(archive, args.spool, options, g_stop);
 }
 
-void RunGet(Context& ctx, const WalArgs& args) {
-  const repo::Repository repository = repo::OpenRepository(ctx.config());
+// Whether `repository` has the segment (then it is at args.dest).
+bool GetFrom(const core::Config& config, const WalArgs& args) {
+  const repo::Repository repository = repo::OpenRepository(config);
   wal::WalArchive archive(repository, repository.info().codec);
-  bool found = false;
   try {
-    if (wal::TakeFromSpool(wal::SpoolFor(args.dest), args.name, args.dest)) {
-      wal::NoteServed(wal::SpoolFor(args.dest));
-      found = true;
-    } else {
-      found = archive.Get(args.name, args.dest);
-    }
+    return archive.Get(args.name, args.dest);
   } catch (const Error& e) {
     throw e.WithContext(fmt::format("unable to get WAL file '{}' from repository '{}'", args.name,
                                     repository.storage().Describe("")));
+  }
+}
+
+// The first repository that has the segment serves it; one that fails is logged and skipped.
+// Returns the index of the repository that served it.
+std::optional<int> GetFromRepositories(Context& ctx, const WalArgs& args) {
+  const std::vector<repo::RepositoryConfig> targets = TargetRepositories(ctx);
+  std::optional<Error> error;
+  for (const repo::RepositoryConfig& target : targets) {
+    try {
+      if (GetFrom(target.config, args)) return target.index;
+    } catch (const Error& e) {
+      if (targets.size() == 1) throw;
+      spdlog::warn("{}: {}{}", target.Describe(), e.what(),
+                   &target == &targets.back() ? "" : "; trying the next repository");
+      if (!error) error = e;
+    }
+  }
+  // Missing everywhere reachable, and some repository failed: it may be there, so say so.
+  if (error) throw *error;
+  return std::nullopt;
+}
+
+void RunGet(Context& ctx, const WalArgs& args) {
+  bool found = false;
+  int served_by = ctx.repo_index().value_or(1);
+  if (wal::TakeFromSpool(wal::SpoolFor(args.dest), args.name, args.dest)) {
+    wal::NoteServed(wal::SpoolFor(args.dest));
+    found = true;
+  } else if (const std::optional<int> index = GetFromRepositories(ctx, args)) {
+    served_by = *index;
+    found = true;
   }
   // The segment still being streamed (wal stream) counts too: that is what makes RPO 0.
   if (!found) {
@@ -211,7 +285,7 @@ void RunGet(Context& ctx, const WalArgs& args) {
   }
   // Not found is PostgreSQL's normal end of archive recovery: exit 1, and no noise.
   if (!found) ctx.exit_code = 1;
-  if (found) StartPrefetch(ctx, args.name, args.dest);
+  if (found) StartPrefetch(ctx, served_by, args.name, args.dest);
   if (ctx.json()) PrintJson({{"name", args.name}, {"found", found}, {"dest", args.dest}});
 }
 
@@ -272,6 +346,8 @@ void Setup(CLI::App& root, Context& ctx) {
       "Store one WAL file in the repository (archive_command = 'dbmedic wal push --repo R %p'). "
       "Compressed, checksummed and fsynced before exit 0; the same file twice is fine; a "
       "different file under an archived name is refused (exit 11), so PostgreSQL keeps it. "
+      "With several repositories: into each, exit 0 only when every one has it (--repo N: "
+      "that one only). "
       "--async: returns once the file is durable in a bounded local spool, pushed by a "
       "background worker (a full spool means a synchronous push).");
   push->add_option("file", args->file, "WAL file to archive (%p)")->required();
@@ -298,7 +374,8 @@ void Setup(CLI::App& root, Context& ctx) {
   auto* get = wal->add_subcommand(
       "get",
       "Fetch one WAL file from the repository (restore_command = 'dbmedic wal get --repo R %f "
-      "%p'). Verified and decompressed; exit 1 without a message when it is not archived.");
+      "%p'). Verified and decompressed; exit 1 without a message when it is not archived. With "
+      "several repositories: the first that has it, skipping (and logging) one that fails.");
   get->add_option("name", args->name, "WAL file name (%f)")->required();
   get->add_option("dest", args->dest, "Where to write it (%p)")->required();
   AddRepositoryOptions(get, ctx, false);
@@ -324,7 +401,9 @@ void Setup(CLI::App& root, Context& ctx) {
       "stream",
       "Receive WAL over the replication protocol with a physical slot, fsync it into the "
       "repository and report the flush position: named in synchronous_standby_names, a COMMIT "
-      "returns only once its WAL is in the repository (RPO 0). Reconnects after failures.");
+      "returns only once its WAL is in the repository (RPO 0). Reconnects after failures. With "
+      "several repositories: into repository 1, or the one of --repo N (run one per "
+      "repository, each with its own --slot, to stream into more).");
   stream->add_option("--slot", args->slot, "Physical replication slot (also application_name)")
       ->capture_default_str();
   AddRepositoryOptions(stream, ctx, true);

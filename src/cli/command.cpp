@@ -1,5 +1,7 @@
 #include "cli/command.hpp"
 
+#include <algorithm>
+#include <cctype>
 #include <cstdlib>
 #include <filesystem>
 #include <vector>
@@ -8,6 +10,7 @@
 
 #include "core/error.hpp"
 #include "core/log.hpp"
+#include "repo/repository_set.hpp"
 
 namespace dbmedic::cli {
 
@@ -18,8 +21,49 @@ std::vector<SetupFn>& Registry() {
 
 CommandRegistration::CommandRegistration(SetupFn fn) { Registry().push_back(fn); }
 
+namespace {
+
+// `--repo 2`: a number selects a configured repository; anything else is repository 1's path.
+std::optional<int> TakeRepositoryIndex(std::map<std::string, std::string>& overrides) {
+  const auto it = overrides.find("repository.path");
+  if (it == overrides.end()) return std::nullopt;
+  const std::string& text = it->second;
+  if (text.empty() || text.size() > 3 ||
+      !std::all_of(text.begin(), text.end(), [](unsigned char c) { return std::isdigit(c); })) {
+    return std::nullopt;
+  }
+  const int index = std::stoi(text);
+  overrides.erase(it);
+  return index;
+}
+
+}  // namespace
+
 const core::Config& Context::config() {
+  Load();
+  if (scoped_) return *scoped_;
+  return selected_ ? *selected_ : *config_;
+}
+
+const core::Config& Context::base_config() {
+  Load();
+  return *config_;
+}
+
+std::optional<int> Context::repo_index() {
+  Load();
+  return repo_index_;
+}
+
+int Context::current_repository() {
+  Load();
+  if (scoped_) return scoped_index_;
+  return repo_index_.value_or(1);
+}
+
+void Context::Load() {
   if (!config_) {
+    repo_index_ = TakeRepositoryIndex(overrides);
     std::optional<std::filesystem::path> file;
     if (config_path) {
       file = *config_path;
@@ -30,8 +74,8 @@ const core::Config& Context::config() {
     }
     config_ = core::Config::Load(file, overrides);
     core::SetupLogging(config_->String("log.level"));
+    if (repo_index_) selected_ = repo::SelectRepository(*config_, *repo_index_).config;
   }
-  return *config_;
 }
 
 CLI::Option* AddConfigOption(CLI::App* cmd, Context& ctx, std::string_view key) {

@@ -26,12 +26,49 @@ class Context {
   std::map<std::string, std::string> overrides;           // config key -> value from flags
   int exit_code = 0;                                      // set by a command that fails softly
 
-  // Loads the configuration once (option > env > file > default) and returns it.
+  // Loads the configuration once (option > env > file > default) and returns it: the one of the
+  // repository chosen with --repo N, else the whole file (repository 1 in [repository]); inside
+  // a RepositoryScope, that repository's.
   const core::Config& config();
+  // The configuration as loaded, before --repo N picks a repository.
+  const core::Config& base_config();
+  // N of `--repo N` (a number given to --repo selects a configured repository instead of naming
+  // repository 1's directory), nullopt when the command acts on every repository.
+  std::optional<int> repo_index();
+  // The repository ctx.config() describes now: the RepositoryScope's, else --repo N's, else 1.
+  int current_repository();
   bool json() const { return output == OutputFormat::kJson; }
 
  private:
-  std::optional<core::Config> config_;
+  friend class RepositoryScope;
+  void Load();
+  std::optional<core::Config> config_;    // as loaded
+  std::optional<core::Config> selected_;  // --repo N
+  std::optional<int> repo_index_;
+  const core::Config* scoped_ = nullptr;  // RepositoryScope
+  int scoped_index_ = 0;
+};
+
+// While alive, ctx.config() is `config` (one repository of several), so the single-repository
+// code of a command runs unchanged for each repository in turn.
+class RepositoryScope {
+ public:
+  RepositoryScope(Context& ctx, const core::Config& config, int index)
+      : ctx_(ctx), saved_(ctx.scoped_), saved_index_(ctx.scoped_index_) {
+    ctx_.scoped_ = &config;
+    ctx_.scoped_index_ = index;
+  }
+  ~RepositoryScope() {
+    ctx_.scoped_ = saved_;
+    ctx_.scoped_index_ = saved_index_;
+  }
+  RepositoryScope(const RepositoryScope&) = delete;
+  RepositoryScope& operator=(const RepositoryScope&) = delete;
+
+ private:
+  Context& ctx_;
+  const core::Config* saved_;
+  int saved_index_;
 };
 
 using SetupFn = void (*)(CLI::App& root, Context& ctx);

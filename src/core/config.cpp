@@ -6,6 +6,7 @@
 #include <cstdlib>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include "core/error.hpp"
 
@@ -154,7 +155,94 @@ bool IsStructured(std::string_view section) {
   return std::find(s.begin(), s.end(), section) != s.end();
 }
 
+// Throws Error(kConfig) for an invalid option value, naming where it came from.
+void CheckValue(const OptionSpec& spec, const std::string& text, const std::string& where) {
+  if (auto why = Invalid(spec, text)) {
+    throw Error(ErrorCode::kConfig, fmt::format("{}: '{}': {}", where, spec.key, *why));
+  }
+}
+
 }  // namespace
+
+// The validated value of `key` from a TOML node of `file` (relative paths: to `base`). `context`
+// (e.g. "[[repositories]] entry 1: ") goes before the key in error messages.
+Config::Value Config::FileValue(const std::string& key, const toml::node& node,
+                                const std::filesystem::path& file,
+                                const std::filesystem::path& base, std::string_view context) {
+  const int key_line = static_cast<int>(node.source().begin.line);
+  const OptionSpec* spec = FindOption(key);
+  if (!spec) {
+    throw Error(ErrorCode::kConfig,
+                fmt::format("config file '{}' line {}: {}unknown key '{}'", file.string(),
+                            key_line, context, key),
+                "check the spelling; every key is listed in docs/configuration.md");
+  }
+  auto text = NodeText(*spec, node);
+  if (!text) {
+    throw Error(ErrorCode::kConfig,
+                fmt::format("config file '{}' line {}: {}'{}' must be {}", file.string(), key_line,
+                            context, key, TypeDescription(*spec)));
+  }
+  if (auto why = Invalid(*spec, *text)) {
+    throw Error(ErrorCode::kConfig, fmt::format("config file '{}' line {}: {}'{}': {}",
+                                                file.string(), key_line, context, key, *why));
+  }
+  if (spec->type == OptionType::kPath && !text->empty() &&
+      std::filesystem::path(*text).is_relative()) {
+    *text = (base / *text).lexically_normal().string();
+  }
+  return {*text, fmt::format("file {}:{}", file.string(), key_line)};
+}
+
+Config Config::Overlay(const toml::table& entry, std::span<const std::string_view> sections,
+                       std::string_view context, std::string_view env_prefix,
+                       bool keep_options) const {
+  auto in_sections = [&](std::string_view key) {
+    const std::string_view section = key.substr(0, key.find('.'));
+    return std::find(sections.begin(), sections.end(), section) != sections.end();
+  };
+  Config out = *this;
+  for (const auto& spec : OptionTable()) {
+    if (!in_sections(spec.key)) continue;
+    const Value* current = Find(spec.key);
+    if (keep_options && current && current->source.starts_with("option ")) continue;
+    out.values_.erase(std::string(spec.key));
+    if (!spec.default_value.empty()) {
+      out.values_[std::string(spec.key)] = {std::string(spec.default_value), "default"};
+    }
+  }
+  const std::filesystem::path file = file_.value_or("(none)");
+  const std::filesystem::path base = std::filesystem::absolute(file).parent_path();
+  for (const auto& [section_key, section_node] : entry) {
+    const std::string section(section_key.str());
+    const toml::table* table = section_node.as_table();
+    if (!table || !in_sections(section)) {
+      throw Error(ErrorCode::kConfig,
+                  fmt::format("config file '{}' line {}: {}unknown key '{}'", file.string(),
+                              section_node.source().begin.line, context, section),
+                  "an entry takes the keys of these sections, written as section.key: " +
+                      fmt::format("{}", fmt::join(sections, ", ")));
+    }
+    for (const auto& [name, node] : *table) {
+      const std::string key = fmt::format("{}.{}", section, name.str());
+      const Value* current = Find(key);
+      if (keep_options && current && current->source.starts_with("option ")) continue;
+      out.values_[key] = FileValue(key, node, file, base, context);
+    }
+  }
+  for (const auto& [name, text] : ProcessEnv()) {
+    if (!name.starts_with(env_prefix) || env_prefix.empty()) continue;
+    const std::string plain = "DBMEDIC_" + name.substr(env_prefix.size());
+    for (const auto& spec : OptionTable()) {
+      if (!in_sections(spec.key) || EnvName(spec) != plain) continue;
+      const Value* current = Find(spec.key);
+      if (keep_options && current && current->source.starts_with("option ")) continue;
+      CheckValue(spec, text, "environment " + name);
+      out.values_[std::string(spec.key)] = {text, "environment " + name};
+    }
+  }
+  return out;
+}
 
 const OptionSpec* FindOption(std::string_view key) {
   for (const auto& spec : OptionTable()) {
@@ -267,30 +355,7 @@ Config Config::Load(const std::optional<std::filesystem::path>& file,
       }
       for (const auto& [name, node] : *table) {
         std::string key = fmt::format("{}.{}", section, name.str());
-        int key_line = static_cast<int>(node.source().begin.line);
-        const OptionSpec* spec = FindOption(key);
-        if (!spec) {
-          throw Error(ErrorCode::kConfig,
-                      fmt::format("config file '{}' line {}: unknown key '{}'", file->string(),
-                                  key_line, key),
-                      "check the spelling; every key is listed in docs/configuration.md");
-        }
-        auto text = NodeText(*spec, node);
-        std::string where = fmt::format("file {}:{}", file->string(), key_line);
-        if (!text) {
-          throw Error(ErrorCode::kConfig,
-                      fmt::format("config file '{}' line {}: '{}' must be {}", file->string(),
-                                  key_line, key, TypeDescription(*spec)));
-        }
-        if (auto why = Invalid(*spec, *text)) {
-          throw Error(ErrorCode::kConfig, fmt::format("config file '{}' line {}: '{}': {}",
-                                                      file->string(), key_line, key, *why));
-        }
-        if (spec->type == OptionType::kPath && !text->empty() &&
-            std::filesystem::path(*text).is_relative()) {
-          *text = (base / *text).lexically_normal().string();
-        }
-        config.values_[key] = {*text, where};
+        config.values_[key] = FileValue(key, node, *file, base, "");
       }
     }
   }

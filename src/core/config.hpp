@@ -70,6 +70,15 @@ class Config {
   // Where the value came from: "option --x", "environment DBMEDIC_X", "file F:LINE", "default".
   std::string Source(std::string_view key) const;
 
+  // A copy for another instance of some sections (a second repository: repository.*, s3.*,
+  // retention.*): every key of `sections` starts from its default, then takes the value from
+  // `entry` (a TOML table of the same dotted keys as the file, validated the same way; `context`
+  // names the entry in errors), then from environment variables `env_prefix` + the key's env name
+  // without "DBMEDIC_" (e.g. DBMEDIC_REPO2_REPOSITORY_PASSPHRASE). With `keep_options`, values
+  // given on the command line stay (they describe the instance the command was pointed at).
+  Config Overlay(const toml::table& entry, std::span<const std::string_view> sections,
+                 std::string_view context, std::string_view env_prefix, bool keep_options) const;
+
   // The parsed file (empty table when there is none), for StructuredSections().
   const toml::table& Raw() const { return raw_; }
   const std::optional<std::filesystem::path>& file() const { return file_; }
@@ -79,6 +88,9 @@ class Config {
     std::string text;
     std::string source;
   };
+  static Value FileValue(const std::string& key, const toml::node& node,
+                         const std::filesystem::path& file, const std::filesystem::path& base,
+                         std::string_view context);
   const Value* Find(std::string_view key) const;
   const Value& Require(std::string_view key) const;
 

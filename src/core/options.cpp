@@ -36,7 +36,10 @@ constexpr OptionSpec kOptions[] = {
      "/usr/lib/postgresql/15/bin)."},
 
     // ---- repository (owned by repo/backup/restore) ----
-    {"repository.path", T::kPath, "", "Directory of the backup repository.", {}, false,
+    {"repository.path", T::kPath, "",
+     "Directory (or S3 key prefix) of the backup repository. On the command line, a number N "
+     "instead picks repository N of the config file (1 = [repository], 2.. = the "
+     "[[repositories]] entries) for the commands that act on one.", {}, false,
      "--repo"},
     {"repository.compression", T::kEnum, "zstd", "Compression of stored files.",
      "zstd|lz4|none"},
@@ -235,6 +238,7 @@ constexpr OptionSpec kOptions[] = {
 constexpr std::string_view kStructured[] = {
     // BEGIN structured sections
     "alert", "notifier", "monitor_target",
+    "repositories",  // repositories 2, 3, ...: repo/repository_set.hpp
     // END structured sections
 };
 
