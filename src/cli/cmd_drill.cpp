@@ -17,6 +17,7 @@
 #include "rescue/drill.hpp"
 #include "rescue/recovery_status.hpp"
 #include "wal/archive_catalog.hpp"
+#include "wal/prefetch.hpp"
 
 namespace dbmedic::cli {
 
@@ -45,7 +46,7 @@ std::string ScratchRestoreCommand(Context& ctx) {
   for (const std::string& arg : OneRepositoryArgs(ctx, ctx.current_repository())) {
     cmd += fmt::format(" '{}'", arg);
   }
-  return cmd + " %f \"%p\"";
+  return wal::SpoolFirstRestoreCommand(cmd + " %f \"%p\"");  // prefetched segments by mv
 }
 
 rescue::RecoveryPolicy LoadRecoveryPolicy(const core::Config& config) {
