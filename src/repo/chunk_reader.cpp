@@ -17,8 +17,12 @@ std::string_view ChunkFaultName(ChunkFault fault) {
 
 FetchedChunk FetchChunk(const storage::Storage& storage, const Manifest& manifest,
                         const FileEntry& file, std::size_t index) {
-  const ChunkEntry& chunk = file.chunks.at(index);
-  const std::string path = ChunkObjectPath(manifest.label, file, index, manifest.compression);
+  return FetchObject(storage, file.chunks.at(index), LocateChunk(manifest, file, index));
+}
+
+FetchedChunk FetchObject(const storage::Storage& storage, const ChunkEntry& chunk,
+                         const ChunkLocation& location) {
+  const std::string& path = location.object;
   FetchedChunk out;
   out.object = storage.Describe(path);
   std::string stored;
@@ -41,7 +45,7 @@ FetchedChunk FetchChunk(const storage::Storage& storage, const Manifest& manifes
     return out;
   }
   try {
-    out.raw = Decompress(manifest.compression, stored, chunk.size, out.object);
+    out.raw = Decompress(location.compression, stored, chunk.size, out.object);
   } catch (const Error& e) {
     out.fault = ChunkFault::kAltered;
     out.detail = e.what();
@@ -55,15 +59,33 @@ FetchedChunk FetchChunk(const storage::Storage& storage, const Manifest& manifes
   return out;
 }
 
-std::string FetchChunkOrThrow(const storage::Storage& storage, const Manifest& manifest,
-                              const FileEntry& file, std::size_t index) {
-  FetchedChunk chunk = FetchChunk(storage, manifest, file, index);
+namespace {
+
+std::string OrThrow(FetchedChunk chunk, const Manifest& manifest, const FileEntry& file,
+                    const ChunkLocation& location) {
   if (!chunk.fault) return std::move(chunk.raw);
+  const std::string held_by =
+      location.backup == manifest.label ? "" : fmt::format(" (stored by backup {})", location.backup);
   throw Error(ErrorCode::kCorrupt,
-              fmt::format("backup {}: file '{}' is {} in the repository ('{}': {})", manifest.label,
-                          file.path, ChunkFaultName(*chunk.fault), chunk.object, chunk.detail),
+              fmt::format("backup {}: file '{}' is {} in the repository{} ('{}': {})",
+                          manifest.label, file.path, ChunkFaultName(*chunk.fault), held_by,
+                          chunk.object, chunk.detail),
               "this backup cannot be restored as is; restore another backup (dbmedic info) and "
               "run 'dbmedic verify' to see every damaged file");
+}
+
+}  // namespace
+
+std::string FetchChunkOrThrow(const storage::Storage& storage, const Manifest& manifest,
+                              const FileEntry& file, std::size_t index) {
+  const ChunkLocation location = LocateChunk(manifest, file, index);
+  return OrThrow(FetchObject(storage, file.chunks.at(index), location), manifest, file, location);
+}
+
+std::string FetchOverlayOrThrow(const storage::Storage& storage, const Manifest& manifest,
+                                const FileEntry& file, const PageOverlay& overlay) {
+  const ChunkLocation location = LocateOverlay(manifest, overlay);
+  return OrThrow(FetchObject(storage, overlay.chunk, location), manifest, file, location);
 }
 
 }  // namespace dbmedic::repo
