@@ -24,9 +24,9 @@ struct ChunkEntry {
   // Differential / incremental backups store an unchanged chunk as a reference to the object
   // of an earlier backup instead of a copy. All three are empty / unset for an object of this
   // backup stored at its usual place (ChunkObjectPath).
-  std::string backup;                      // label of the backup holding the object
-  std::string object;                      // its repository path
-  std::optional<Compression> compression;  // that backup's compression
+  std::string backup = {};                 // label of the backup holding the object
+  std::string object = {};                 // its repository path
+  std::optional<Compression> compression = {};  // that backup's compression
 };
 
 // Changed pages of a relation file (incremental by page LSN): `chunk` holds the pages named by

@@ -5,6 +5,7 @@
 
 #include "backup/backup.hpp"
 #include "backup/verify.hpp"
+#include "harness/s3_server.hpp"
 #include "integration/backup_restore/backup_fixture.hpp"
 #include "repo/retention.hpp"
 #include "restore/restore.hpp"
@@ -239,6 +240,45 @@ TEST_F(Incremental, ExpireKeepsTheChainOfARetainedIncr) {
   ASSERT_EQ(plan.retained.size(), 4u);
   EXPECT_EQ(plan.retained[0].label, full_.label);
   EXPECT_EQ(plan.retained[1].label, incr1_.label);
+}
+
+// full -> change -> incr in a repository configured by `extra`, then the incr restored and
+// compared with the cluster at its backup point.
+class OtherRepositories : public Incremental {
+ protected:
+  void RoundTrip(std::map<std::string, std::string> extra, const std::string& name) {
+    const core::Config config = Config(extra);
+    repo::InitRepository(config);
+    backup::RunBackup(config);
+    cluster_->Sql("UPDATE pgbench_accounts SET abalance = abalance - 1 WHERE aid % 211 = 0");
+    extra["backup.type"] = "incr";
+    const repo::Manifest incr = backup::RunBackup(Config(extra)).manifest;
+    ASSERT_EQ(incr.type, "incr");
+    const std::map<std::string, std::string> expected = Fingerprint();
+    EXPECT_TRUE(backup::VerifyBackups(repo::OpenRepository(config), incr.label, 2).ok());
+    restore::RestoreOptions options;
+    options.target_dir = cluster_->root() / name;
+    options.label = incr.label;
+    options.tablespace_map[full_.tablespaces.at(0).location] =
+        cluster_->MakeOwnedDir(name + "-tablespace").string();
+    restore::RestoreBackup(config, options);
+    auto restored = StartRestored(options.target_dir, cluster_->root());
+    auto conn = pg::Connection::Open(restored->ConnInfo());
+    EXPECT_EQ(LoggedFingerprint(conn), expected);
+    restored->Stop();
+  }
+};
+
+TEST_F(OtherRepositories, AnIncrInAnEncryptedRepositoryRestores) {
+  RoundTrip({{"repository.path", cluster_->MakeOwnedDir("encrypted").string()},
+             {"repository.cipher", "aes-256-gcm"},
+             {"repository.passphrase", "incremental passphrase"}},
+            "restored-encrypted");
+}
+
+TEST_F(OtherRepositories, AnIncrInAnS3RepositoryRestores) {
+  S3Server s3;
+  RoundTrip(s3.RepositoryConfig("incremental"), "restored-s3");
 }
 
 // A repository of its own, whose chain the tests break.
