@@ -6,13 +6,16 @@
 # dbmedic's incremental against pgBackRest's (goal: incr < 10% of the full's time and space, and
 # less than pgBackRest's incr). One run; the load average is printed with the figures.
 #
-# Usage (as root): bench/incremental.sh [SCALE=50] [JOBS=2] [LEVEL=3] [MODULO=100]
+# Usage (as root): bench/incremental.sh [SCALE=50] [JOBS=2] [LEVEL=3] [MODULO=100] [WHERE]
+# WHERE replaces the rows changed ("aid % MODULO = 0" by default), e.g. "aid <= 50000" for 1% of
+# scale 50 in one range (rows next to each other: few pages change).
 # Env: DBMEDIC (binary, default build-release/dbmedic), KEEP=1 keeps the work directory.
 set -euo pipefail
 SCALE=${1:-50}
 JOBS=${2:-2}
 LEVEL=${3:-3}
 MODULO=${4:-100}
+WHERE=${5:-"aid % $MODULO = 0"}
 HERE=$(cd "$(dirname "$0")/.." && pwd)
 DBMEDIC=${DBMEDIC:-$HERE/build-release/dbmedic}
 BIN=/usr/lib/postgresql/15/bin
@@ -99,10 +102,10 @@ dm_backup full; DM_FULL_T=$T; DM_FULL_S=$S
 br_backup full; BR_FULL_T=$T; BR_FULL_S=$S
 echo "full: dbmedic $DM_FULL_T s $DM_FULL_S B; pgBackRest $BR_FULL_T s $BR_FULL_S B; load $(load)" >&2
 
-ROWS=$(psql_ "WITH u AS (UPDATE pgbench_accounts SET abalance = abalance + 1 WHERE aid % $MODULO = 0 RETURNING 1) SELECT count(*) FROM u")
-psql_ CHECKPOINT
 ACCOUNTS=$(psql_ "SELECT pg_relation_size('pgbench_accounts')")
-CHANGED_PAGES=$(psql_ "SELECT count(DISTINCT (ctid::text::point)[0]) FROM pgbench_accounts WHERE aid % $MODULO = 0")
+CHANGED_PAGES=$(psql_ "SELECT count(DISTINCT (ctid::text::point)[0]) FROM pgbench_accounts WHERE $WHERE")
+ROWS=$(psql_ "WITH u AS (UPDATE pgbench_accounts SET abalance = abalance + 1 WHERE $WHERE RETURNING 1) SELECT count(*) FROM u")
+psql_ CHECKPOINT
 
 dm_backup incr; DM_INCR_T=$T; DM_INCR_S=$S; DM_INCR_L=$L
 br_backup incr; BR_INCR_T=$T; BR_INCR_S=$S; BR_INCR_L=$L
@@ -113,7 +116,7 @@ cat <<TXT
 Command: \`bench/incremental.sh $SCALE $JOBS $LEVEL $MODULO\` — pgbench scale $SCALE ($(numfmt --to=iec "$DB_SIZE") data
 directory), $JOBS jobs / process-max, zstd level $LEVEL, $(date -u +'%Y-%m-%d %H:%M') UTC, $(nproc) cores, warm cache,
 one run. Load average (1/5/15 min) at the start: $LOAD_START; at the end: $LOAD_END.
-Change between full and incr: \`UPDATE pgbench_accounts SET abalance = abalance + 1 WHERE aid % $MODULO = 0\`
+Change between full and incr: \`UPDATE pgbench_accounts SET abalance = abalance + 1 WHERE $WHERE\`
 ($ROWS rows; they sit in $CHANGED_PAGES of the table's $((ACCOUNTS / 8192)) pages before the update), then CHECKPOINT.
 
 | tool | full s | full bytes | incr s | incr bytes | incr/full time | incr/full space |
