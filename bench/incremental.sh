@@ -16,6 +16,7 @@ JOBS=${2:-2}
 LEVEL=${3:-3}
 MODULO=${4:-100}
 WHERE=${5:-"aid % $MODULO = 0"}
+WHERE_ARG=${5:+ \"$5\"}
 HERE=$(cd "$(dirname "$0")/.." && pwd)
 DBMEDIC=${DBMEDIC:-$HERE/build-release/dbmedic}
 BIN=/usr/lib/postgresql/15/bin
