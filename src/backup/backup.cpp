@@ -6,13 +6,17 @@
 #include <ctime>
 #include <deque>
 #include <mutex>
+#include <optional>
+#include <unordered_map>
 
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
 #include "backup/chunk_copier.hpp"
 #include "backup/data_dir_scan.hpp"
+#include "backup/incremental.hpp"
 #include "backup/page_checksum.hpp"
+#include "backup/page_delta.hpp"
 #include "core/error.hpp"
 #include "pg/connection.hpp"
 #include "pg/lsn.hpp"
@@ -32,16 +36,17 @@ std::int64_t NowEpoch() {
       .count();
 }
 
-// "20261129-121749F": sortable by time; a suffix keeps two backups in one second apart.
-std::string NewLabel(const repo::Repository& repository) {
+// "20261129-121749F" (D, I for diff, incr): sortable by time; a suffix keeps two backups in one
+// second apart.
+std::string NewLabel(const repo::Repository& repository, BackupType type) {
   const std::time_t now = std::time(nullptr);
   std::tm tm{};
   gmtime_r(&now, &tm);
   char buf[32];
-  std::strftime(buf, sizeof(buf), "%Y%m%d-%H%M%SF", &tm);
-  std::string label = buf;
+  std::strftime(buf, sizeof(buf), "%Y%m%d-%H%M%S", &tm);
+  std::string label = fmt::format("{}{}", buf, BackupTypeLetter(type));
   for (int n = 1; !repository.storage().List(repo::Repository::BackupDir(label)).empty(); ++n) {
-    label = fmt::format("{}-{}", buf, n);
+    label = fmt::format("{}{}-{}", buf, BackupTypeLetter(type), n);
   }
   return label;
 }
@@ -51,13 +56,42 @@ struct Job {
   SourceFile source;
   repo::FileEntry entry;
   std::atomic<bool> vanished{false};
+  // Incremental by page LSN: the reference's copy of the file (as references), what it holds,
+  // and per chunk of `entry` the overlay of its changed pages.
+  std::optional<PageBase> page_base;
+  repo::FileEntry inherited;
+  std::vector<std::optional<repo::PageOverlay>> overlays;
 };
+
+// The entry of a file copied page by page: the reference's chunks cut at the new size, its
+// overlays, then the changed pages found now.
+repo::FileEntry AssembleFromPages(Job& job) {
+  std::uint64_t size = 0;
+  for (const repo::ChunkEntry& c : job.entry.chunks) size = std::max(size, c.offset + c.size);
+  repo::FileEntry e = std::move(job.inherited);
+  e.path = job.entry.path;
+  e.mode = job.entry.mode;
+  e.mtime = job.entry.mtime;
+  e.size = size;
+  // Chunks wholly past the end are dropped; the first stays (a manifest file has >= 1 chunk).
+  std::erase_if(e.chunks, [&](const repo::ChunkEntry& c) { return c.offset > 0 && c.offset >= size; });
+  for (std::optional<repo::PageOverlay>& o : job.overlays) {
+    if (o) e.pages.push_back(std::move(*o));
+  }
+  std::vector<repo::ChunkEntry> all = e.chunks;
+  for (const repo::PageOverlay& o : e.pages) all.push_back(o.chunk);
+  e.sha256 = repo::CombineChunkChecksums(all);
+  return e;
+}
 
 void LayOutChunks(repo::FileEntry& entry, std::uint64_t chunk_size) {
   const std::uint64_t count = entry.size == 0 ? 1 : (entry.size + chunk_size - 1) / chunk_size;
   for (std::uint64_t i = 0; i < count; ++i) {
     const std::uint64_t offset = i * chunk_size;
-    entry.chunks.push_back({offset, std::min(chunk_size, entry.size - offset), 0, {}});
+    repo::ChunkEntry chunk;
+    chunk.offset = offset;
+    chunk.size = std::min(chunk_size, entry.size - offset);
+    entry.chunks.push_back(std::move(chunk));
   }
 }
 
@@ -67,6 +101,18 @@ class Copier {
          std::uint64_t chunk_size)
       : storage_(storage), settings_(std::move(settings)), jobs_(jobs), options_(options),
         chunk_size_(chunk_size) {}
+
+  // A file taken from the reference as it is: nothing to copy.
+  void AddUnchanged(repo::FileEntry entry) { unchanged_.push_back(std::move(entry)); }
+
+  // A relation main fork copied page by page against the reference's copy `inherited`.
+  void AddPages(SourceFile source, repo::FileEntry entry, const PageBase& base,
+                repo::FileEntry inherited) {
+    Job& job = Add(std::move(source), std::move(entry));
+    job.page_base = base;
+    job.inherited = std::move(inherited);
+    job.overlays.resize(job.entry.chunks.size());
+  }
 
   Job& Add(SourceFile source, repo::FileEntry entry) {
     LayOutChunks(entry, chunk_size_);
@@ -93,16 +139,25 @@ class Copier {
     repo::RunParallel(tasks.size(), jobs_, [&](std::size_t i) {
       auto [job, chunk] = tasks[i];
       const std::uint64_t planned = job->entry.chunks[chunk].size;
-      CopyChunk(storage_, settings_, job->source, job->entry, chunk, job->vanished);
+      if (job->page_base) {
+        CopyChangedPages(storage_, settings_, job->source, *job->page_base, job->entry, chunk,
+                         job->overlays[chunk], job->vanished);
+      } else {
+        CopyChunk(storage_, settings_, job->source, job->entry, chunk, job->vanished);
+      }
       Report(planned);
     });
   }
 
   // Manifest entries of the files that still existed, with their final sizes and checksums.
   std::vector<repo::FileEntry> Entries() {
-    std::vector<repo::FileEntry> out;
+    std::vector<repo::FileEntry> out = std::move(unchanged_);
     for (Job& job : jobs_list_) {
       if (job.vanished.load()) continue;
+      if (job.page_base) {
+        out.push_back(AssembleFromPages(job));
+        continue;
+      }
       repo::FileEntry& e = job.entry;
       e.size = 0;
       for (const repo::ChunkEntry& c : e.chunks) e.size = std::max(e.size, c.offset + c.size);
@@ -125,6 +180,7 @@ class Copier {
   const BackupOptions& options_;
   std::uint64_t chunk_size_;
   std::deque<Job> jobs_list_;  // deque: Job holds an atomic and must not move
+  std::vector<repo::FileEntry> unchanged_;
   std::size_t first_pending_ = 0;
   std::mutex mu_;
   Progress progress_;  // guarded by mu_ once Run() starts
@@ -169,7 +225,30 @@ repo::FileEntry EntryFor(const std::string& path, std::uint64_t size, std::uint3
   return e;
 }
 
-void AddDataFiles(Copier& copier, const DataDirPlan& plan, bool checksums) {
+// A file the reference also holds: taken from it, copied page by page, or copied with its
+// unchanged chunks taken from it.
+void AddAgainstReference(Copier& copier, SourceFile source, const PlannedFile& f,
+                         const repo::Manifest& reference, const repo::FileEntry& prior) {
+  repo::FileEntry inherited = InheritFile(reference, prior);
+  if (!IsRelationMainFork(f.path) && UnchangedBySizeAndTime(reference, prior, f)) {
+    inherited.mode = f.mode;
+    copier.AddUnchanged(std::move(inherited));
+    return;
+  }
+  if (IsRelationMainFork(f.path) && f.size > 0) {
+    const PageBase base{pg::Lsn::Parse(reference.start_lsn).value, prior.size};
+    copier.AddPages(std::move(source), EntryFor(f.path, f.size, f.mode, f.mtime), base,
+                    std::move(inherited));
+    return;
+  }
+  if (inherited.pages.empty()) source.prior = std::move(inherited.chunks);
+  copier.Add(std::move(source), EntryFor(f.path, f.size, f.mode, f.mtime));
+}
+
+void AddDataFiles(Copier& copier, const DataDirPlan& plan, bool checksums,
+                  const std::optional<repo::Manifest>& reference) {
+  std::unordered_map<std::string, const repo::FileEntry*> prior;
+  if (reference) prior = FilesByPath(*reference);
   for (const PlannedFile& f : plan.files) {
     SourceFile source;
     source.path = f.source;
@@ -177,8 +256,40 @@ void AddDataFiles(Copier& copier, const DataDirPlan& plan, bool checksums) {
       source.validate_pages = true;
       source.first_block = *segment * kPagesPerSegment;
     }
+    if (auto it = prior.find(f.path); it != prior.end()) {
+      AddAgainstReference(copier, std::move(source), f, *reference, *it->second);
+      continue;
+    }
     copier.Add(std::move(source), EntryFor(f.path, f.size, f.mode, f.mtime));
   }
+}
+
+ClusterPosition CurrentPosition(pg::Connection& conn) {
+  pg::Result r = conn.Exec("SELECT lsn, pg_walfile_name(lsn) FROM pg_current_wal_lsn() AS lsn");
+  return {pg::Lsn::Parse(r.Get(0, 0)),
+          static_cast<std::uint32_t>(std::stoul(r.GetString(0, 1).substr(0, 8), nullptr, 16))};
+}
+
+// Decides what this backup is based on and records it in the manifest.
+std::optional<repo::Manifest> PlanReference(const core::Config& config,
+                                            const repo::Repository& repository,
+                                            pg::Connection& conn, repo::Manifest& m) {
+  const BackupType requested = ParseBackupType(config.String("backup.type"));
+  m.requested_type = std::string(BackupTypeName(requested));
+  ReferenceChoice choice = ChooseReference(repository, requested, CurrentPosition(conn));
+  if (!choice.reference) {
+    if (requested != BackupType::kFull) {
+      spdlog::warn("a {} backup was asked for, but {}: taking a full backup instead",
+                   BackupTypeName(requested), choice.why_full);
+    }
+    m.type = "full";
+    return std::nullopt;
+  }
+  m.type = m.requested_type;
+  m.reference = choice.reference->label;
+  m.chain = choice.reference->chain;
+  m.chain.push_back(choice.reference->label);
+  return std::move(choice.reference);
 }
 
 // The WAL from the segment holding the start LSN to the one holding the stop LSN, read from
@@ -252,7 +363,8 @@ BackupResult RunBackup(const core::Config& config, repo::Repository& repository,
   RemoveIncomplete(repository, result.removed_incomplete);
 
   repo::Manifest& m = result.manifest;
-  m.label = NewLabel(repository);
+  const std::optional<repo::Manifest> reference = PlanReference(config, repository, conn, m);
+  m.label = NewLabel(repository, ParseBackupType(m.type));
   m.system_identifier = id.system_identifier;
   m.pg_version_num = id.pg_version_num;
   m.tool_version = std::string(repo::kToolVersion);
@@ -276,9 +388,10 @@ BackupResult RunBackup(const core::Config& config, repo::Repository& repository,
   m.tablespaces = plan.tablespaces;
   const int jobs = repo::EffectiveJobs(static_cast<int>(config.Int("backup.jobs")));
   Copier copier(repository.storage(), {m.label, codec, start.lsn.value}, jobs, options, m.chunk_size);
-  AddDataFiles(copier, plan, id.data_checksums);
-  spdlog::info("backup {}: copying {} files ({} bytes) with {} jobs", m.label, plan.files.size(),
-               plan.total_bytes, jobs);
+  AddDataFiles(copier, plan, id.data_checksums, reference);
+  spdlog::info("backup {} ({}{}): copying {} files ({} bytes) with {} jobs", m.label, m.type,
+               reference ? " of " + reference->label : "", plan.files.size(), plan.total_bytes,
+               jobs);
   copier.Run();
 
   const StopInfo stop = StopBackup(conn);
@@ -296,7 +409,13 @@ BackupResult RunBackup(const core::Config& config, repo::Repository& repository,
     if (!f.path.starts_with("pg_wal/") && f.path != "backup_label" && f.path != "tablespace_map") {
       m.database_size += f.size;
     }
-    for (const repo::ChunkEntry& c : f.chunks) m.repository_size += c.stored_size;
+    // What this backup stored; objects it references belong to earlier backups.
+    for (const repo::ChunkEntry& c : f.chunks) {
+      if (c.backup.empty()) m.repository_size += c.stored_size;
+    }
+    for (const repo::PageOverlay& o : f.pages) {
+      if (o.chunk.backup.empty()) m.repository_size += o.chunk.stored_size;
+    }
   }
   m.duration_seconds = std::chrono::duration<double>(Clock::now() - began).count();
   repository.storage().Sync(repo::Repository::BackupDir(m.label));

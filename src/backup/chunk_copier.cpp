@@ -44,10 +44,20 @@ void ValidatePages(std::string& data, std::uint64_t offset, const SourceFile& so
   }
 }
 
-// Reads the chunk into `data` (a per-thread buffer reused across chunks).
-void ReadChunk(const SourceFile& source, const repo::ChunkEntry& chunk,
-               const CopySettings& settings, const std::string& rel_path, bool& vanished,
-               std::string& data) {
+// The reference's chunk this one may equal (same offset and size), if any.
+const repo::ChunkEntry* PriorChunk(const SourceFile& source, const repo::ChunkEntry& chunk) {
+  for (const repo::ChunkEntry& p : source.prior) {
+    if (p.offset == chunk.offset && p.size == chunk.size) return &p;
+  }
+  return nullptr;
+}
+
+}  // namespace
+
+// `data` is a per-thread buffer reused across chunks.
+void ReadSourceChunk(const SourceFile& source, const repo::ChunkEntry& chunk,
+                     const CopySettings& settings, const std::string& rel_path, bool& vanished,
+                     std::string& data) {
   if (source.content) {
     data = source.content->substr(static_cast<std::size_t>(chunk.offset),
                                   static_cast<std::size_t>(chunk.size));
@@ -73,7 +83,15 @@ void ReadChunk(const SourceFile& source, const repo::ChunkEntry& chunk,
   }
 }
 
-}  // namespace
+std::uint64_t StoreObject(storage::Storage& storage, const repo::CodecSettings& codec,
+                          const std::string& path, std::string_view raw) {
+  thread_local std::string compressed;
+  const std::string_view stored = repo::CompressInto(codec, raw, compressed);
+  auto out = storage.OpenWrite(path, storage::Durability::kDeferred);
+  out->Write(stored);
+  out->Commit();
+  return stored.size();
+}
 
 std::uint64_t CopyChunk(storage::Storage& storage, const CopySettings& settings,
                         const SourceFile& source, repo::FileEntry& file, std::size_t index,
@@ -81,22 +99,23 @@ std::uint64_t CopyChunk(storage::Storage& storage, const CopySettings& settings,
   repo::ChunkEntry& chunk = file.chunks[index];
   // Per-thread buffers: a backup reads and compresses thousands of chunks of up to chunk_size.
   thread_local std::string raw;
-  thread_local std::string compressed;
   bool gone = false;
-  ReadChunk(source, chunk, settings, file.path, gone, raw);
+  ReadSourceChunk(source, chunk, settings, file.path, gone, raw);
   if (gone) {
     vanished.store(true);
     return 0;
   }
   chunk.size = raw.size();  // shorter when the file shrank since the plan; replay fixes it
   chunk.sha256 = repo::Sha256Hex(raw);
-  const std::string_view stored = repo::CompressInto(settings.codec, raw, compressed);
-  chunk.stored_size = stored.size();
-  auto out = storage.OpenWrite(
-      repo::ChunkObjectPath(settings.label, file, index, settings.codec.compression),
-      storage::Durability::kDeferred);  // made durable by one Sync() before the manifest
-  out->Write(stored);
-  out->Commit();
+  // Changed size or mtime, same content (a file rewritten as it was): keep the reference.
+  if (const repo::ChunkEntry* prior = PriorChunk(source, chunk);
+      prior && prior->sha256 == chunk.sha256) {
+    chunk = *prior;
+    return 0;
+  }
+  chunk.stored_size = StoreObject(
+      storage, settings.codec,
+      repo::ChunkObjectPath(settings.label, file, index, settings.codec.compression), raw);
   return raw.size();
 }
 

@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "repo/codec.hpp"
 #include "repo/manifest.hpp"
@@ -20,6 +21,9 @@ struct SourceFile {
   std::optional<std::string> content;  // backup_label / tablespace_map from pg_backup_stop
   bool validate_pages = false;         // data checksums on and a relation file
   std::uint32_t first_block = 0;       // block number of the file's first page
+  // Differential / incremental: the reference backup's chunks of this file, as references. A
+  // chunk read with the same offset, size and SHA-256 is stored as the reference (no copy).
+  std::vector<repo::ChunkEntry> prior;
 };
 
 struct CopySettings {
@@ -27,6 +31,17 @@ struct CopySettings {
   repo::CodecSettings codec;
   std::uint64_t start_lsn = 0;  // pages newer than this may be torn; WAL replay repairs them
 };
+
+// Reads chunk `chunk` of `source` into `data`, checking page checksums when asked; sets
+// `vanished` (and leaves `data` empty) when the file no longer exists. Throws like CopyChunk.
+void ReadSourceChunk(const SourceFile& source, const repo::ChunkEntry& chunk,
+                     const CopySettings& settings, const std::string& rel_path, bool& vanished,
+                     std::string& data);
+
+// Compresses `raw` and writes it as object `path` (made durable by the backup's final Sync).
+// Returns the stored size.
+std::uint64_t StoreObject(storage::Storage& storage, const repo::CodecSettings& codec,
+                          const std::string& path, std::string_view raw);
 
 // Returns the raw bytes stored (0 and `vanished` set when the file no longer exists).
 std::uint64_t CopyChunk(storage::Storage& storage, const CopySettings& settings,

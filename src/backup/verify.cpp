@@ -4,28 +4,58 @@
 #include <map>
 #include <mutex>
 
+#include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
 #include "core/error.hpp"
+#include "repo/backup_chain.hpp"
 #include "repo/chunk_reader.hpp"
 #include "repo/parallel.hpp"
 
 namespace dbmedic::backup {
 namespace {
 
-void VerifyOne(const repo::Repository& repository, const repo::Manifest& manifest, int jobs,
-               VerifyResult& result) {
-  std::vector<std::pair<const repo::FileEntry*, std::size_t>> tasks;
+// One stored object a backup uses: a chunk or a page overlay of `file`.
+struct Task {
+  const repo::FileEntry* file;
+  const repo::ChunkEntry* chunk;
+  repo::ChunkLocation location;
+};
+
+// `own_only`: skip objects held by other backups (verified with those when all are verified).
+std::vector<Task> TasksOf(const repo::Manifest& manifest, bool own_only) {
+  std::vector<Task> tasks;
   for (const repo::FileEntry& f : manifest.files) {
-    for (std::size_t c = 0; c < f.chunks.size(); ++c) tasks.emplace_back(&f, c);
+    for (std::size_t c = 0; c < f.chunks.size(); ++c) {
+      tasks.push_back({&f, &f.chunks[c], repo::LocateChunk(manifest, f, c)});
+    }
+    for (const repo::PageOverlay& o : f.pages) {
+      tasks.push_back({&f, &o.chunk, repo::LocateOverlay(manifest, o)});
+    }
   }
+  if (own_only) {
+    std::erase_if(tasks, [&](const Task& t) { return t.location.backup != manifest.label; });
+  }
+  return tasks;
+}
+
+void VerifyOne(const repo::Repository& repository, const repo::Manifest& manifest, int jobs,
+               bool own_only, VerifyResult& result) {
+  if (std::optional<std::string> missing = repo::MissingFromChain(repository, manifest)) {
+    result.problems.push_back({manifest.label, "chain", "missing",
+                               repository.storage().Describe(repo::Repository::BackupDir(*missing)),
+                               fmt::format("backup {} is based on backup {}, which is missing",
+                                           manifest.label, *missing)});
+  }
+  const std::vector<Task> tasks = TasksOf(manifest, own_only);
   std::mutex mu;
   std::map<std::string, VerifyProblem> by_file;  // guarded by mu; one problem per file
   std::atomic<std::uint64_t> bytes{0};
   repo::RunParallel(tasks.size(), jobs, [&](std::size_t i) {
-    const auto [file, index] = tasks[i];
-    repo::FetchedChunk chunk = repo::FetchChunk(repository.storage(), manifest, *file, index);
-    bytes += file->chunks[index].size;
+    const Task& task = tasks[i];
+    const repo::FileEntry* file = task.file;
+    repo::FetchedChunk chunk = repo::FetchObject(repository.storage(), *task.chunk, task.location);
+    bytes += task.chunk->size;
     if (!chunk.fault) return;
     std::lock_guard lock(mu);
     by_file.try_emplace(file->path, VerifyProblem{manifest.label, file->path,
@@ -48,7 +78,7 @@ VerifyResult VerifyBackups(const repo::Repository& repository,
     if (label) repository.LoadManifest(l);  // kNotFound for an unknown label, before anything
     result.labels.push_back(l);
     try {
-      VerifyOne(repository, repository.LoadManifest(l), jobs, result);
+      VerifyOne(repository, repository.LoadManifest(l), jobs, !label, result);
     } catch (const Error& e) {
       if (e.code() != ErrorCode::kCorrupt) throw;
       result.problems.push_back({l, "manifest.json", "altered",

@@ -1,5 +1,7 @@
 // `dbmedic verify`: recomputes every checksum of one backup or of all of them, and names each
-// missing, truncated or altered file. Read-only; works without the cluster.
+// missing, truncated or altered file. Read-only; works without the cluster. A differential or
+// incremental backup is checked with what it uses of earlier backups (when verifying one backup)
+// and its chain must be whole (a missing backup of the chain is a problem of kind "missing").
 #pragma once
 
 #include <cstdint>
@@ -13,7 +15,9 @@ namespace dbmedic::backup {
 
 struct VerifyProblem {
   std::string label;
-  std::string file;    // path in the data directory ("base/5/16384"), or "manifest.json"
+  // Path in the data directory ("base/5/16384"), "manifest.json", or "chain" (a backup it is
+  // based on is missing: `object` names it).
+  std::string file;
   std::string kind;    // "missing", "truncated", "altered"
   std::string object;  // repository location
   std::string detail;

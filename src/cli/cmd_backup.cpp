@@ -60,6 +60,8 @@ nlohmann::json BackupOne(Context& ctx) {
   if (ctx.json()) {
     return {{"label", m.label},
             {"type", m.type},
+            {"requested_type", m.requested_type},
+            {"reference", m.reference},
             {"start_lsn", m.start_lsn},
             {"stop_lsn", m.stop_lsn},
             {"timeline", m.timeline},
@@ -73,8 +75,9 @@ nlohmann::json BackupOne(Context& ctx) {
   for (const std::string& label : result.removed_incomplete) {
     fmt::print("removed interrupted backup {}\n", label);
   }
-  fmt::print("backup {} done: {} files, {} -> {} in repository, LSN {} .. {}, {}\n", m.label,
-             m.files.size(), HumanBytes(double(m.database_size)),
+  fmt::print("backup {} ({}{}) done: {} files, {} -> {} in repository, LSN {} .. {}, {}\n",
+             m.label, m.type, m.reference.empty() ? "" : " of " + m.reference, m.files.size(),
+             HumanBytes(double(m.database_size)),
              HumanBytes(double(m.repository_size)), m.start_lsn, m.stop_lsn,
              HumanSeconds(m.duration_seconds));
   if (expired) {
@@ -126,11 +129,13 @@ void Run(Context& ctx) {
 void Setup(CLI::App& root, Context& ctx) {
   auto* cmd = root.add_subcommand(
       "backup",
-      "Take an online full backup of the cluster into the repository (pg_backup_start/stop, "
+      "Take an online backup of the cluster into the repository (pg_backup_start/stop, "
       "parallel chunked copy, page checksums checked, WAL from start to stop included, "
-      "manifest written last). With several repositories: one backup into each, one after the "
-      "other (--repo N: that one only); exit non-zero naming any that failed.");
+      "manifest written last): full, or --type diff / incr storing only the relation pages and "
+      "files changed since the reference backup. With several repositories: one backup into "
+      "each, one after the other (--repo N: that one only); exit non-zero naming any that failed.");
   AddRepositoryOptions(cmd, ctx, true);
+  AddConfigOption(cmd, ctx, "backup.type");
   AddConfigOption(cmd, ctx, "backup.jobs");
   AddConfigOption(cmd, ctx, "backup.chunk_size");
   AddConfigOption(cmd, ctx, "repository.compression");

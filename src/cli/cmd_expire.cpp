@@ -2,6 +2,7 @@
 // repository: removes the backups it no longer retains and the archived WAL that no retained
 // backup needs for point-in-time recovery. `--dry-run` only lists what would go.
 #include <ctime>
+#include <map>
 
 #include <fmt/format.h>
 
@@ -23,10 +24,15 @@ struct ExpireCli {
   bool dry_run = false;
 };
 
-repo::ExpirePlan Plan(const repo::Repository& repository, const core::Config& config) {
+// Type and reference of each backup, so the plan shows which chains go or stay together.
+using Summaries = std::map<std::string, repo::BackupSummary>;
+
+repo::ExpirePlan Plan(const repo::Repository& repository, const core::Config& config,
+                      Summaries* summaries = nullptr) {
   std::vector<repo::BackupSummary> backups;
   for (const std::string& label : repository.ListBackups()) {
     backups.push_back(repo::SummarizeBackup(repository.LoadManifest(label)));
+    if (summaries) (*summaries)[label] = backups.back();
   }
   std::vector<repo::WalObject> wal;
   const wal::WalArchive archive(repository, repository.info().codec);
@@ -36,14 +42,27 @@ repo::ExpirePlan Plan(const repo::Repository& repository, const core::Config& co
   return repo::PlanExpire(backups, wal, repo::RetentionFromConfig(config), std::time(nullptr));
 }
 
-nlohmann::json PlanJson(const repo::ExpirePlan& plan, bool dry_run) {
+const repo::BackupSummary& SummaryOf(const Summaries& summaries, const std::string& label) {
+  static const repo::BackupSummary kUnknown;
+  const auto it = summaries.find(label);
+  return it == summaries.end() ? kUnknown : it->second;
+}
+
+nlohmann::json PlanJson(const repo::ExpirePlan& plan, bool dry_run, const Summaries& summaries) {
   nlohmann::json retained = nlohmann::json::array();
   for (const repo::RetainedBackup& r : plan.retained) {
     nlohmann::json reasons = nlohmann::json::array();
     for (repo::RetainReason reason : r.reasons) {
       reasons.push_back(std::string(repo::RetainReasonName(reason)));
     }
-    retained.push_back({{"label", r.label}, {"reasons", reasons}});
+    const repo::BackupSummary& s = SummaryOf(summaries, r.label);
+    retained.push_back(
+        {{"label", r.label}, {"type", s.type}, {"reference", s.reference}, {"reasons", reasons}});
+  }
+  nlohmann::json expired = nlohmann::json::array();
+  for (const std::string& label : plan.expired_backups) {
+    const repo::BackupSummary& s = SummaryOf(summaries, label);
+    expired.push_back({{"label", label}, {"type", s.type}, {"reference", s.reference}});
   }
   nlohmann::json wal = {{"files", plan.expired_wal.size()}, {"stored_bytes", plan.expired_wal_bytes}};
   if (!plan.expired_wal.empty()) {
@@ -53,6 +72,7 @@ nlohmann::json PlanJson(const repo::ExpirePlan& plan, bool dry_run) {
   return {{"dry_run", dry_run},
           {"retained", retained},
           {"expired_backups", plan.expired_backups},
+          {"expired_backup_details", expired},
           {"expired_wal", wal},
           {"wal_kept_from", plan.wal_kept_from ? nlohmann::json(*plan.wal_kept_from)
                                                : nlohmann::json(nullptr)}};
@@ -67,14 +87,19 @@ std::string JoinReasons(const std::vector<repo::RetainReason>& reasons) {
   return text;
 }
 
-void PrintPlan(const repo::ExpirePlan& plan, bool dry_run) {
+void PrintPlan(const repo::ExpirePlan& plan, bool dry_run, const Summaries& summaries) {
   const char* verb = dry_run ? "would expire" : "expired";
+  auto row = [&](const std::string& label, std::string action, std::string why) {
+    const repo::BackupSummary& s = SummaryOf(summaries, label);
+    return std::vector<std::string>{label, s.type, s.reference.empty() ? "-" : s.reference,
+                                    std::move(action), std::move(why)};
+  };
   std::vector<std::vector<std::string>> rows;
   for (const repo::RetainedBackup& r : plan.retained) {
-    rows.push_back({r.label, "keep", JoinReasons(r.reasons)});
+    rows.push_back(row(r.label, "keep", JoinReasons(r.reasons)));
   }
-  for (const std::string& label : plan.expired_backups) rows.push_back({label, verb, ""});
-  PrintTable({"BACKUP", "ACTION", "WHY KEPT"}, rows);
+  for (const std::string& label : plan.expired_backups) rows.push_back(row(label, verb, ""));
+  PrintTable({"BACKUP", "TYPE", "REFERENCE", "ACTION", "WHY KEPT"}, rows);
   if (plan.expired_wal.empty()) {
     fmt::print("WAL: nothing {}", dry_run ? "would expire" : "expired");
   } else {
@@ -89,10 +114,11 @@ void PrintPlan(const repo::ExpirePlan& plan, bool dry_run) {
 // Expires the repository of ctx.config() by its own retention settings.
 nlohmann::json ExpireOne(Context& ctx, const ExpireCli& cli) {
   repo::Repository repository = repo::OpenRepository(ctx.config());
-  const repo::ExpirePlan plan = Plan(repository, ctx.config());
+  Summaries summaries;
+  const repo::ExpirePlan plan = Plan(repository, ctx.config(), &summaries);
   if (!cli.dry_run) repo::ApplyExpire(repository, plan);
-  if (ctx.json()) return PlanJson(plan, cli.dry_run);
-  PrintPlan(plan, cli.dry_run);
+  if (ctx.json()) return PlanJson(plan, cli.dry_run, summaries);
+  PrintPlan(plan, cli.dry_run, summaries);
   return nullptr;
 }
 

@@ -36,7 +36,9 @@ std::string Utc(std::int64_t epoch) {
 nlohmann::json ToJson(const repo::Manifest& m) {
   nlohmann::json spcs = nlohmann::json::array();
   for (const auto& t : m.tablespaces) spcs.push_back({{"oid", t.oid}, {"location", t.location}});
-  return {{"label", m.label}, {"type", m.type}, {"start_time", Utc(m.start_time)},
+  return {{"label", m.label}, {"type", m.type}, {"requested_type", m.requested_type},
+          {"reference", m.reference.empty() ? nlohmann::json(nullptr) : nlohmann::json(m.reference)},
+          {"chain", m.chain}, {"start_time", Utc(m.start_time)},
           {"stop_time", Utc(m.stop_time)}, {"start_lsn", m.start_lsn}, {"stop_lsn", m.stop_lsn},
           {"timeline", m.timeline}, {"pg_version_num", m.pg_version_num},
           {"database_size", m.database_size}, {"repository_size", m.repository_size},
@@ -69,11 +71,12 @@ nlohmann::json InfoOne(Context& ctx) {
              repository.info().system_identifier);
   std::vector<std::vector<std::string>> rows;
   for (const repo::Manifest& m : manifests) {
-    rows.push_back({m.label, m.type, Utc(m.start_time), Utc(m.stop_time),
+    rows.push_back({m.label, m.type, m.reference.empty() ? "-" : m.reference, Utc(m.start_time),
+                    Utc(m.stop_time),
                     m.start_lsn + " .. " + m.stop_lsn, HumanBytes(double(m.database_size)),
                     HumanBytes(double(m.repository_size)), HumanSeconds(m.duration_seconds)});
   }
-  PrintTable({"LABEL", "TYPE", "START", "STOP", "LSN", "DB SIZE", "REPO SIZE", "DURATION"}, rows);
+  PrintTable({"LABEL", "TYPE", "REFERENCE", "START", "STOP", "LSN", "DB SIZE", "REPO SIZE", "DURATION"}, rows);
   PrintArchiveWindow(window);
   fmt::print("recovery objectives:\n");
   for (const std::string& line : rescue::DescribeRecoveryStatus(recovery)) {

@@ -52,6 +52,11 @@ constexpr OptionSpec kOptions[] = {
     {"backup.chunk_size", T::kSize, "8MiB",
      "Files larger than this are split into independently compressed chunks of this size, so "
      "one big relation file is copied and restored by all jobs."},
+    {"backup.type", T::kEnum, "full",
+     "Backup type: full; diff (what changed since the newest full backup); incr (what changed "
+     "since the newest backup). diff and incr store changed relation pages only (page LSN) and "
+     "become full, with a warning, when there is no backup to base them on.",
+     "full|diff|incr", false, "--type"},
     // END backup-restore options
 
     // BEGIN wal options

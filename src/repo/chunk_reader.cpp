@@ -15,13 +15,15 @@ std::string_view ChunkFaultName(ChunkFault fault) {
   return "altered";
 }
 
-namespace {
+FetchedChunk FetchChunk(const storage::Storage& storage, const Manifest& manifest,
+                        const FileEntry& file, std::size_t index) {
+  return FetchObject(storage, file.chunks.at(index), LocateChunk(manifest, file, index));
+}
 
-// FetchChunk's work, decoding into `raw` (out.raw is left alone).
-void Fetch(const storage::Storage& storage, const Manifest& manifest, const FileEntry& file,
-           std::size_t index, FetchedChunk& out, std::string& raw) {
-  const ChunkEntry& chunk = file.chunks.at(index);
-  const std::string path = ChunkObjectPath(manifest.label, file, index, manifest.compression);
+FetchedChunk FetchObject(const storage::Storage& storage, const ChunkEntry& chunk,
+                         const ChunkLocation& location) {
+  const std::string& path = location.object;
+  FetchedChunk out;
   out.object = storage.Describe(path);
   std::string stored;
   try {
@@ -30,62 +32,60 @@ void Fetch(const storage::Storage& storage, const Manifest& manifest, const File
     if (e.code() == ErrorCode::kCorrupt) {  // an encrypted object that fails authentication
       out.fault = ChunkFault::kAltered;
       out.detail = e.what();
-      return;
+      return out;
     }
     if (e.code() != ErrorCode::kNotFound) throw;
     out.fault = ChunkFault::kMissing;
     out.detail = "the object does not exist";
-    return;
+    return out;
   }
   if (stored.size() != chunk.stored_size) {
     out.fault = stored.size() < chunk.stored_size ? ChunkFault::kTruncated : ChunkFault::kAltered;
     out.detail = fmt::format("{} bytes stored, {} expected", stored.size(), chunk.stored_size);
-    return;
+    return out;
   }
   try {
-    DecompressInto(manifest.compression, stored, chunk.size, out.object, raw);
+    out.raw = Decompress(location.compression, stored, chunk.size, out.object);
   } catch (const Error& e) {
     out.fault = ChunkFault::kAltered;
     out.detail = e.what();
-    return;
+    return out;
   }
-  if (const std::string sha = Sha256Hex(raw); sha != chunk.sha256) {
+  if (const std::string sha = Sha256Hex(out.raw); sha != chunk.sha256) {
     out.fault = ChunkFault::kAltered;
     out.detail = fmt::format("SHA-256 {} expected, {} found", chunk.sha256, sha);
-    raw.clear();
+    out.raw.clear();
   }
+  return out;
 }
 
-[[noreturn]] void ThrowFault(const Manifest& manifest, const FileEntry& file,
-                             const FetchedChunk& chunk) {
+namespace {
+
+std::string OrThrow(FetchedChunk chunk, const Manifest& manifest, const FileEntry& file,
+                    const ChunkLocation& location) {
+  if (!chunk.fault) return std::move(chunk.raw);
+  const std::string held_by =
+      location.backup == manifest.label ? "" : fmt::format(" (stored by backup {})", location.backup);
   throw Error(ErrorCode::kCorrupt,
-              fmt::format("backup {}: file '{}' is {} in the repository ('{}': {})", manifest.label,
-                          file.path, ChunkFaultName(*chunk.fault), chunk.object, chunk.detail),
+              fmt::format("backup {}: file '{}' is {} in the repository{} ('{}': {})",
+                          manifest.label, file.path, ChunkFaultName(*chunk.fault), held_by,
+                          chunk.object, chunk.detail),
               "this backup cannot be restored as is; restore another backup (dbmedic info) and "
               "run 'dbmedic verify' to see every damaged file");
 }
 
 }  // namespace
 
-FetchedChunk FetchChunk(const storage::Storage& storage, const Manifest& manifest,
-                        const FileEntry& file, std::size_t index) {
-  FetchedChunk out;
-  Fetch(storage, manifest, file, index, out, out.raw);
-  return out;
-}
-
 std::string FetchChunkOrThrow(const storage::Storage& storage, const Manifest& manifest,
                               const FileEntry& file, std::size_t index) {
-  std::string raw;
-  FetchChunkOrThrowInto(storage, manifest, file, index, raw);
-  return raw;
+  const ChunkLocation location = LocateChunk(manifest, file, index);
+  return OrThrow(FetchObject(storage, file.chunks.at(index), location), manifest, file, location);
 }
 
-void FetchChunkOrThrowInto(const storage::Storage& storage, const Manifest& manifest,
-                           const FileEntry& file, std::size_t index, std::string& raw) {
-  FetchedChunk chunk;
-  Fetch(storage, manifest, file, index, chunk, raw);
-  if (chunk.fault) ThrowFault(manifest, file, chunk);
+std::string FetchOverlayOrThrow(const storage::Storage& storage, const Manifest& manifest,
+                                const FileEntry& file, const PageOverlay& overlay) {
+  const ChunkLocation location = LocateOverlay(manifest, overlay);
+  return OrThrow(FetchObject(storage, overlay.chunk, location), manifest, file, location);
 }
 
 }  // namespace dbmedic::repo

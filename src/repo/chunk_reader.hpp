@@ -24,12 +24,14 @@ struct FetchedChunk {
 // Never throws for damaged data (I/O errors of the storage still throw).
 FetchedChunk FetchChunk(const storage::Storage& storage, const Manifest& manifest,
                         const FileEntry& file, std::size_t index);
+// The same for any stored chunk (an inherited one, or a page overlay's).
+FetchedChunk FetchObject(const storage::Storage& storage, const ChunkEntry& chunk,
+                         const ChunkLocation& location);
 
 // Same, but throws Error(kCorrupt) naming the backup, the file and the object on any fault.
 std::string FetchChunkOrThrow(const storage::Storage& storage, const Manifest& manifest,
                               const FileEntry& file, std::size_t index);
-// Same, into `raw`: restore workers reuse one buffer per thread for every chunk they write.
-void FetchChunkOrThrowInto(const storage::Storage& storage, const Manifest& manifest,
-                           const FileEntry& file, std::size_t index, std::string& raw);
+std::string FetchOverlayOrThrow(const storage::Storage& storage, const Manifest& manifest,
+                                const FileEntry& file, const PageOverlay& overlay);
 
 }  // namespace dbmedic::repo

@@ -1,5 +1,7 @@
 #include "repo/manifest.hpp"
 
+#include <set>
+
 #include <fmt/format.h>
 
 #include "core/error.hpp"
@@ -10,20 +12,60 @@ namespace {
 using nlohmann::json;
 
 json ChunkToJson(const ChunkEntry& c) {
-  return {{"offset", c.offset}, {"size", c.size}, {"stored_size", c.stored_size},
-          {"sha256", c.sha256}};
+  json j = {{"offset", c.offset}, {"size", c.size}, {"stored_size", c.stored_size},
+            {"sha256", c.sha256}};
+  // Only references carry these: full backups' manifests keep their earlier shape.
+  if (!c.backup.empty()) j["backup"] = c.backup;
+  if (!c.object.empty()) j["object"] = c.object;
+  if (c.compression) j["compression"] = std::string(CompressionName(*c.compression));
+  return j;
+}
+
+json OverlayToJson(const PageOverlay& o) {
+  json runs = json::array();
+  for (const auto& [first, count] : o.runs) runs.push_back({first, count});
+  return {{"chunk", ChunkToJson(o.chunk)}, {"runs", std::move(runs)}};
 }
 
 json FileToJson(const FileEntry& f) {
   json chunks = json::array();
   for (const ChunkEntry& c : f.chunks) chunks.push_back(ChunkToJson(c));
-  return {{"path", f.path}, {"size", f.size}, {"sha256", f.sha256}, {"mode", f.mode},
-          {"mtime", f.mtime}, {"chunks", std::move(chunks)}};
+  json j = {{"path", f.path}, {"size", f.size}, {"sha256", f.sha256}, {"mode", f.mode},
+            {"mtime", f.mtime}, {"chunks", std::move(chunks)}};
+  if (!f.pages.empty()) {
+    json pages = json::array();
+    for (const PageOverlay& o : f.pages) pages.push_back(OverlayToJson(o));
+    j["pages"] = std::move(pages);
+  }
+  return j;
 }
 
 ChunkEntry ChunkFromJson(const json& j) {
-  return {j.at("offset").get<std::uint64_t>(), j.at("size").get<std::uint64_t>(),
-          j.at("stored_size").get<std::uint64_t>(), j.at("sha256").get<std::string>()};
+  ChunkEntry c;
+  c.offset = j.at("offset").get<std::uint64_t>();
+  c.size = j.at("size").get<std::uint64_t>();
+  c.stored_size = j.at("stored_size").get<std::uint64_t>();
+  c.sha256 = j.at("sha256").get<std::string>();
+  c.backup = j.value("backup", std::string());
+  c.object = j.value("object", std::string());
+  if (j.contains("compression")) {
+    c.compression = ParseCompression(j.at("compression").get<std::string>());
+    if (!c.compression) throw std::invalid_argument("unknown compression of a chunk");
+  }
+  if (!c.backup.empty() && (c.object.empty() || !c.compression)) {
+    throw std::invalid_argument("incomplete chunk reference");
+  }
+  return c;
+}
+
+PageOverlay OverlayFromJson(const json& j) {
+  PageOverlay o;
+  o.chunk = ChunkFromJson(j.at("chunk"));
+  for (const json& r : j.at("runs")) {
+    o.runs.emplace_back(r.at(0).get<std::uint32_t>(), r.at(1).get<std::uint32_t>());
+  }
+  if (o.chunk.object.empty()) throw std::invalid_argument("page overlay without object");
+  return o;
 }
 
 FileEntry FileFromJson(const json& j) {
@@ -34,6 +76,9 @@ FileEntry FileFromJson(const json& j) {
   f.mode = j.at("mode").get<std::uint32_t>();
   f.mtime = j.at("mtime").get<std::int64_t>();
   for (const json& c : j.at("chunks")) f.chunks.push_back(ChunkFromJson(c));
+  if (j.contains("pages")) {
+    for (const json& o : j.at("pages")) f.pages.push_back(OverlayFromJson(o));
+  }
   if (f.chunks.empty()) throw std::invalid_argument("file without chunks: " + f.path);
   return f;
 }
@@ -42,6 +87,13 @@ Manifest FromJsonUnchecked(const json& j) {
   Manifest m;
   m.label = j.at("label").get<std::string>();
   m.type = j.at("type").get<std::string>();
+  // Manifests written before differential / incremental backups existed are full backups.
+  m.requested_type = j.value("requested_type", m.type);
+  m.reference = j.value("reference", std::string());
+  m.chain = j.value("chain", std::vector<std::string>{});
+  if (m.type != "full" && m.reference.empty()) {
+    throw std::invalid_argument("a " + m.type + " backup without a reference");
+  }
   m.start_lsn = j.at("start_lsn").get<std::string>();
   m.stop_lsn = j.at("stop_lsn").get<std::string>();
   m.start_time = j.at("start_time").get<std::int64_t>();
@@ -81,7 +133,8 @@ json ManifestToJson(const Manifest& m) {
   }
   json files = json::array();
   for (const FileEntry& f : m.files) files.push_back(FileToJson(f));
-  return {{"label", m.label}, {"type", m.type}, {"start_lsn", m.start_lsn},
+  return {{"label", m.label}, {"type", m.type}, {"requested_type", m.requested_type},
+          {"reference", m.reference}, {"chain", m.chain}, {"start_lsn", m.start_lsn},
           {"stop_lsn", m.stop_lsn}, {"start_time", m.start_time}, {"stop_time", m.stop_time},
           {"stop_time_micros", m.stop_time_micros},
           {"timeline", m.timeline}, {"system_identifier", m.system_identifier},
@@ -116,6 +169,48 @@ std::string ChunkObjectPath(const std::string& label, const FileEntry& file, std
   const std::string_view ext = CompressionExtension(compression);
   if (file.chunks.size() <= 1) return fmt::format("backup/{}/data/{}{}", label, file.path, ext);
   return fmt::format("backup/{}/data/{}.part{}{}", label, file.path, index, ext);
+}
+
+std::string OverlayObjectPath(const std::string& label, const FileEntry& file, std::size_t index,
+                              Compression compression) {
+  // ".pages" never ends a relation file's name, so it cannot meet ChunkObjectPath's names.
+  return fmt::format("backup/{}/data/{}.pages{}{}", label, file.path, index,
+                     CompressionExtension(compression));
+}
+
+ChunkLocation LocateChunk(const Manifest& manifest, const FileEntry& file, std::size_t index) {
+  const ChunkEntry& c = file.chunks.at(index);
+  if (!c.backup.empty()) return {c.backup, c.object, *c.compression};
+  return {manifest.label, ChunkObjectPath(manifest.label, file, index, manifest.compression),
+          manifest.compression};
+}
+
+ChunkLocation LocateOverlay(const Manifest& manifest, const PageOverlay& overlay) {
+  const ChunkEntry& c = overlay.chunk;
+  if (!c.backup.empty()) return {c.backup, c.object, *c.compression};
+  return {manifest.label, c.object, manifest.compression};
+}
+
+ChunkEntry AsReference(const ChunkEntry& chunk, const ChunkLocation& location) {
+  ChunkEntry ref = chunk;
+  ref.backup = location.backup;
+  ref.object = location.object;
+  ref.compression = location.compression;
+  return ref;
+}
+
+std::vector<std::string> ReferencedBackups(const Manifest& manifest) {
+  std::set<std::string> labels;
+  for (const FileEntry& f : manifest.files) {
+    for (const ChunkEntry& c : f.chunks) {
+      if (!c.backup.empty()) labels.insert(c.backup);
+    }
+    for (const PageOverlay& o : f.pages) {
+      if (!o.chunk.backup.empty()) labels.insert(o.chunk.backup);
+    }
+  }
+  labels.erase(manifest.label);
+  return {labels.begin(), labels.end()};
 }
 
 }  // namespace dbmedic::repo

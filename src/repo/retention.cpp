@@ -10,6 +10,7 @@ BackupSummary SummarizeBackup(const Manifest& manifest) {
   BackupSummary summary;
   summary.label = manifest.label;
   summary.type = manifest.type;
+  summary.reference = manifest.reference;
   summary.start_lsn = pg::Lsn::Parse(manifest.start_lsn);
   summary.timeline = manifest.timeline;
   summary.stop_time = manifest.stop_time;
