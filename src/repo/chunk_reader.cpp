@@ -21,7 +21,7 @@ FetchedChunk FetchChunk(const storage::Storage& storage, const Manifest& manifes
 }
 
 FetchedChunk FetchObject(const storage::Storage& storage, const ChunkEntry& chunk,
-                         const ChunkLocation& location) {
+                         const ChunkLocation& location, std::string reuse) {
   const std::string& path = location.object;
   FetchedChunk out;
   out.object = storage.Describe(path);
@@ -45,7 +45,8 @@ FetchedChunk FetchObject(const storage::Storage& storage, const ChunkEntry& chun
     return out;
   }
   try {
-    out.raw = Decompress(location.compression, stored, chunk.size, out.object);
+    out.raw = std::move(reuse);
+    DecompressInto(location.compression, stored, chunk.size, out.object, out.raw);
   } catch (const Error& e) {
     out.fault = ChunkFault::kAltered;
     out.detail = e.what();
@@ -77,9 +78,10 @@ std::string OrThrow(FetchedChunk chunk, const Manifest& manifest, const FileEntr
 }  // namespace
 
 std::string FetchChunkOrThrow(const storage::Storage& storage, const Manifest& manifest,
-                              const FileEntry& file, std::size_t index) {
+                              const FileEntry& file, std::size_t index, std::string reuse) {
   const ChunkLocation location = LocateChunk(manifest, file, index);
-  return OrThrow(FetchObject(storage, file.chunks.at(index), location), manifest, file, location);
+  return OrThrow(FetchObject(storage, file.chunks.at(index), location, std::move(reuse)),
+                 manifest, file, location);
 }
 
 std::string FetchOverlayOrThrow(const storage::Storage& storage, const Manifest& manifest,

@@ -24,13 +24,15 @@ struct FetchedChunk {
 // Never throws for damaged data (I/O errors of the storage still throw).
 FetchedChunk FetchChunk(const storage::Storage& storage, const Manifest& manifest,
                         const FileEntry& file, std::size_t index);
-// The same for any stored chunk (an inherited one, or a page overlay's).
+// The same for any stored chunk (an inherited one, or a page overlay's). The content is decoded
+// into `reuse`'s memory: restore workers hand back the previous chunk's buffer, so 8 MiB are not
+// allocated, zero-filled and faulted in again for every chunk (6 % of a restore's CPU).
 FetchedChunk FetchObject(const storage::Storage& storage, const ChunkEntry& chunk,
-                         const ChunkLocation& location);
+                         const ChunkLocation& location, std::string reuse = {});
 
 // Same, but throws Error(kCorrupt) naming the backup, the file and the object on any fault.
 std::string FetchChunkOrThrow(const storage::Storage& storage, const Manifest& manifest,
-                              const FileEntry& file, std::size_t index);
+                              const FileEntry& file, std::size_t index, std::string reuse = {});
 std::string FetchOverlayOrThrow(const storage::Storage& storage, const Manifest& manifest,
                                 const FileEntry& file, const PageOverlay& overlay);
 

@@ -2,7 +2,9 @@
 
 #include <unistd.h>
 
+#include <chrono>
 #include <ctime>
+#include <thread>
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
@@ -59,15 +61,20 @@ RepositoryLock LockRepository(const Repository& repository, std::string_view com
   const LockHolder me{static_cast<long>(::getpid()), HostName(), std::string(command), NowUtc()};
   if (auto lock = storage.TryLock(kLockPath, HolderToText(me))) return RepositoryLock(std::move(lock));
 
-  std::string text;
-  try {
-    text = storage.ReadAll(kLockPath);
-  } catch (const Error&) {
-    // The holder is being replaced right now; the message says so (pid 0).
+  // The holder writes who it is just after taking the lock: when we meet it in between (two
+  // commands started together), look again for a moment so the message can name it.
+  LockHolder holder;
+  for (int attempt = 0; attempt < 50 && holder.pid == 0; ++attempt) {
+    if (attempt > 0) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    try {
+      holder = HolderFromText(storage.ReadAll(kLockPath));
+    } catch (const Error&) {
+      // Not written yet (the message says so if it stays that way: pid 0).
+    }
   }
   throw Error(ErrorCode::kConflict,
               fmt::format("repository '{}' is locked by {}", storage.Describe(""),
-                          DescribeHolder(HolderFromText(text))),
+                          DescribeHolder(holder)),
               fmt::format("wait until it finishes and run 'dbmedic {}' again; the lock is released "
                           "as soon as that process ends, also if it is killed",
                           command));

@@ -117,7 +117,10 @@ class Writer {
     const repo::ChunkEntry& chunk = f.chunks[index];
     const fs::path path = layout_.PathOf(f.path);
     if (!(options_.delta && ChunkMatches(path, chunk))) {
-      const std::string raw = repo::FetchChunkOrThrow(repository_.storage(), manifest_, f, index);
+      // Each worker thread decodes every chunk into the same memory (see FetchObject).
+      thread_local std::string buffer;
+      std::string raw =
+          repo::FetchChunkOrThrow(repository_.storage(), manifest_, f, index, std::move(buffer));
       // A chunk inherited from an earlier backup may reach past the end of a file that shrank.
       const std::string_view kept = std::string_view(raw).substr(
           0, static_cast<std::size_t>(chunk.offset < f.size ? f.size - chunk.offset : 0));
@@ -125,6 +128,7 @@ class Writer {
       storage::PwriteAll(fd.get(), kept, chunk.offset, path.string());
       fd.Close(path.string());
       bytes_written_ += kept.size();
+      buffer = std::move(raw);  // handed to this thread's next chunk
     }
     Report(std::min(chunk.size, chunk.offset < f.size ? f.size - chunk.offset : 0));
   }
