@@ -227,11 +227,17 @@ TEST_F(Incremental, ExpireKeepsTheChainOfARetainedIncr) {
   for (const std::string& label : repository.ListBackups()) {
     summaries.push_back(repo::SummarizeBackup(repository.LoadManifest(label)));
   }
-  // Only incr2 by age: its reference incr1 and their full stay; the diff is the newest.
+  // incr2 is the newest backup before the one-day window (the window's start, kept for PITR):
+  // its reference incr1 and their full stay; the diff is inside the window. Stop times are kept
+  // to the second and the diff may end in incr2's second, so it is placed in the window here.
   const std::int64_t now = incr2_.stop_time + 86400 + 1;
   std::vector<repo::BackupSummary> aged = summaries;
   for (repo::BackupSummary& s : aged) {
-    if (s.label != incr2_.label && s.label != diff_.label) s.stop_time -= 10 * 86400;
+    if (s.label == diff_.label) {
+      s.stop_time = now;
+    } else if (s.label != incr2_.label) {
+      s.stop_time -= 10 * 86400;
+    }
   }
   repo::RetentionPolicy policy;
   policy.keep_days = 1;
