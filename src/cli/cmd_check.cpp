@@ -11,7 +11,8 @@
 
 namespace dbmedic::cli {
 
-std::vector<repo::RepositoryConfig> TargetRepositories(Context& ctx);  // cmd_repo.cpp
+void RunOnEachRepository(Context& ctx, std::string_view id_key, std::string_view result_key,
+                         bool headers, const std::function<nlohmann::json(int index)>& one);  // cmd_repo.cpp
 
 void AddRepositoryOptions(CLI::App* cmd, Context& ctx, bool cluster);
 
@@ -75,28 +76,9 @@ nlohmann::json CheckOne(Context& ctx, const std::string& spool_suffix) {
 
 // Every repository is checked (one segment switch each); one that fails does not hide the others.
 void Run(Context& ctx) {
-  const std::vector<repo::RepositoryConfig> targets = TargetRepositories(ctx);
-  if (targets.size() == 1) {
-    const nlohmann::json j = CheckOne(ctx, "");
-    if (ctx.json()) PrintJson(j);
-    return;
-  }
-  nlohmann::json all = nlohmann::json::array();
-  std::optional<Error> error;
-  for (const repo::RepositoryConfig& target : targets) {
-    const RepositoryScope scope(ctx, target.config, target.index);
-    if (!ctx.json()) fmt::print("{}:\n", target.Describe());
-    try {
-      nlohmann::json j = CheckOne(ctx, target.index == 1 ? "" : fmt::format("-repo{}", target.index));
-      if (ctx.json()) all.push_back({{"repository", target.index}, {"check", j}});
-    } catch (const Error& e) {
-      fmt::print(stderr, "ERROR: {}: {}\n", target.Describe(), e.what());
-      all.push_back({{"repository", target.index}, {"error", e.what()}});
-      if (!error) error = e;
-    }
-  }
-  if (ctx.json()) PrintJson({{"repositories", all}});
-  if (error) ctx.exit_code = error->exit_code();
+  RunOnEachRepository(ctx, "repository", "check", true, [&](int index) {
+    return CheckOne(ctx, index == 1 ? "" : fmt::format("-repo{}", index));
+  });
 }
 
 void Setup(CLI::App& root, Context& ctx) {

@@ -16,7 +16,8 @@
 namespace dbmedic::cli {
 
 void AddRepositoryOptions(CLI::App* cmd, Context& ctx, bool cluster);
-std::vector<repo::RepositoryConfig> TargetRepositories(Context& ctx);  // cmd_repo.cpp
+void RunOnEachRepository(Context& ctx, std::string_view id_key, std::string_view result_key,
+                         bool headers, const std::function<nlohmann::json(int index)>& one);  // cmd_repo.cpp
 
 namespace {
 
@@ -125,28 +126,7 @@ nlohmann::json ExpireOne(Context& ctx, const ExpireCli& cli) {
 // Every repository by its own policy (a local one may keep fewer backups than an off-site one),
 // or the one of --repo N; one that fails does not stop the others.
 void Run(Context& ctx, const ExpireCli& cli) {
-  const std::vector<repo::RepositoryConfig> targets = TargetRepositories(ctx);
-  if (targets.size() == 1) {
-    const nlohmann::json j = ExpireOne(ctx, cli);
-    if (ctx.json()) PrintJson(j);
-    return;
-  }
-  nlohmann::json all = nlohmann::json::array();
-  std::optional<Error> error;
-  for (const repo::RepositoryConfig& target : targets) {
-    const RepositoryScope scope(ctx, target.config, target.index);
-    if (!ctx.json()) fmt::print("{}:\n", target.Describe());
-    try {
-      nlohmann::json j = ExpireOne(ctx, cli);
-      if (ctx.json()) all.push_back({{"repository", target.index}, {"expire", j}});
-    } catch (const Error& e) {
-      fmt::print(stderr, "ERROR: {}: {}\n", target.Describe(), e.what());
-      all.push_back({{"repository", target.index}, {"error", e.what()}});
-      if (!error) error = e;
-    }
-  }
-  if (ctx.json()) PrintJson({{"repositories", all}});
-  if (error) ctx.exit_code = error->exit_code();
+  RunOnEachRepository(ctx, "repository", "expire", true, [&](int) { return ExpireOne(ctx, cli); });
 }
 
 void Setup(CLI::App& root, Context& ctx) {

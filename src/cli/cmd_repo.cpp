@@ -54,6 +54,36 @@ std::vector<repo::RepositoryConfig> TargetRepositories(Context& ctx) {
   return repo::ConfiguredRepositories(ctx.base_config());
 }
 
+// Runs `one` for each target repository with ctx.config() scoped to it. A single repository's
+// result is printed as is; with several, each is `{id_key: N, result_key: result}` (or
+// `{id_key: N, "error": ...}`) in "repositories", a failure does not stop the others, and the
+// first failure's exit code is the command's. `headers`: name each repository before its output.
+void RunOnEachRepository(Context& ctx, std::string_view id_key, std::string_view result_key,
+                         bool headers, const std::function<nlohmann::json(int index)>& one) {
+  const std::vector<repo::RepositoryConfig> targets = TargetRepositories(ctx);
+  if (targets.size() == 1) {
+    const nlohmann::json j = one(targets.front().index);
+    if (ctx.json()) PrintJson(j);
+    return;
+  }
+  nlohmann::json all = nlohmann::json::array();
+  std::optional<Error> error;
+  for (const repo::RepositoryConfig& target : targets) {
+    const RepositoryScope scope(ctx, target.config, target.index);
+    if (headers && !ctx.json()) fmt::print("{}:\n", target.Describe());
+    try {
+      nlohmann::json j = one(target.index);
+      if (ctx.json()) all.push_back({{id_key, target.index}, {result_key, j}});
+    } catch (const Error& e) {
+      fmt::print(stderr, "ERROR: {}: {}\n", target.Describe(), e.what());
+      all.push_back({{id_key, target.index}, {"error", e.what()}});
+      if (!error) error = e;
+    }
+  }
+  if (ctx.json()) PrintJson({{"repositories", all}});
+  if (error) ctx.exit_code = error->exit_code();
+}
+
 // Arguments that make a child dbmedic (restore_command, push worker, prefetch) reach the same
 // repositories: `--repo N` when one was picked by number, else repository 1's path and access
 // flags (the config file, passed separately, names the others).
@@ -140,27 +170,7 @@ nlohmann::json InitOne(Context& ctx) {
 // Every configured repository (or the one of --repo N); one that fails (already initialised,
 // unreachable) does not stop the others, and makes the exit code non-zero.
 void RunInit(Context& ctx) {
-  const std::vector<repo::RepositoryConfig> targets = TargetRepositories(ctx);
-  if (targets.size() == 1) {
-    const nlohmann::json j = InitOne(ctx);
-    if (ctx.json()) PrintJson(j);
-    return;
-  }
-  nlohmann::json all = nlohmann::json::array();
-  std::optional<Error> error;
-  for (const repo::RepositoryConfig& target : targets) {
-    const RepositoryScope scope(ctx, target.config, target.index);
-    try {
-      nlohmann::json j = InitOne(ctx);
-      if (ctx.json()) all.push_back({{"index", target.index}, {"init", j}});
-    } catch (const Error& e) {
-      fmt::print(stderr, "ERROR: {}: {}\n", target.Describe(), e.what());
-      all.push_back({{"index", target.index}, {"error", e.what()}});
-      if (!error) error = e;
-    }
-  }
-  if (ctx.json()) PrintJson({{"repositories", all}});
-  if (error) ctx.exit_code = error->exit_code();
+  RunOnEachRepository(ctx, "index", "init", false, [&](int) { return InitOne(ctx); });
 }
 
 void Setup(CLI::App& root, Context& ctx) {

@@ -12,30 +12,11 @@
 #include "core/fs.hpp"
 #include "pg/lsn.hpp"
 #include "repo/parallel.hpp"
+#include "wal/spool_lock.hpp"
 
 namespace dbmedic::wal {
-namespace {
 
 namespace fs = std::filesystem;
-
-// Holds an flock on the spool's lock file for the lifetime of the object.
-class SpoolLock {
- public:
-  explicit SpoolLock(const fs::path& spool)
-      : fd_(::open((spool / ".lock").c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600)) {}
-  ~SpoolLock() {
-    if (fd_ >= 0) ::close(fd_);
-  }
-  SpoolLock(const SpoolLock&) = delete;
-  SpoolLock& operator=(const SpoolLock&) = delete;
-  bool TryLock() { return fd_ >= 0 && ::flock(fd_, LOCK_EX | LOCK_NB) == 0; }
-  bool Lock() { return fd_ >= 0 && ::flock(fd_, LOCK_EX) == 0; }
-
- private:
-  int fd_;
-};
-
-}  // namespace
 
 fs::path SpoolFor(const fs::path& dest) {
   const fs::path parent = dest.parent_path();

@@ -14,6 +14,7 @@
 #include "core/fs.hpp"
 #include "repo/parallel.hpp"
 #include "wal/segment_io.hpp"
+#include "wal/spool_lock.hpp"
 
 namespace dbmedic::wal {
 namespace {
@@ -24,25 +25,6 @@ using Clock = std::chrono::steady_clock;
 constexpr std::string_view kQueue = "queue";
 constexpr std::string_view kDone = "done";
 constexpr std::string_view kLastError = "last-error";
-
-// An flock on <spool>/.lock held for the lifetime of the object (when TryLock succeeded).
-class SpoolLock {
- public:
-  explicit SpoolLock(const fs::path& spool)
-      : fd_(::open((spool / ".lock").c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600)) {}
-  ~SpoolLock() {
-    if (fd_ >= 0) ::close(fd_);
-  }
-  SpoolLock(const SpoolLock&) = delete;
-  SpoolLock& operator=(const SpoolLock&) = delete;
-  bool TryLock() { return fd_ >= 0 && ::flock(fd_, LOCK_EX | LOCK_NB) == 0; }
-  void Unlock() {
-    if (fd_ >= 0) ::flock(fd_, LOCK_UN);
-  }
-
- private:
-  int fd_;
-};
 
 // Names of the complete files in `dir` (temporary files start with a dot).
 std::vector<std::string> NamesIn(const fs::path& dir) {
