@@ -26,7 +26,7 @@ fs::path SpoolFor(const fs::path& dest) {
 std::string SpoolFirstRestoreCommand(const std::string& get_command) {
   // Runs in the data directory, where %p is pg_wal/RECOVERYXLOG and the spool pg_wal/<spool>.
   const std::string spool = fmt::format("pg_wal/{}", kSpoolDirName);
-  return fmt::format("mv -f {0}/%f \"%p\" 2>/dev/null && echo + >> {0}/served || {1}", spool,
+  return fmt::format("mv -f {0}/%f \"%p\" 2>/dev/null && printf + >> {0}/served || {1}", spool,
                      get_command);
 }
 
