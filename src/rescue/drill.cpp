@@ -16,8 +16,8 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-std::int64_t NowUnix() {
-  return std::chrono::duration_cast<std::chrono::seconds>(
+std::int64_t NowUnixMicros() {
+  return std::chrono::duration_cast<std::chrono::microseconds>(
              std::chrono::system_clock::now().time_since_epoch())
       .count();
 }
@@ -75,10 +75,11 @@ DrillRecord RunDrill(repo::Repository& repository, const restore::ArchiveView& a
                      const DrillOptions& options) {
   const auto began = Clock::now();
   DrillRecord record;
-  record.started_at = NowUnix();
+  const std::int64_t started_micros = NowUnixMicros();
+  record.started_at = started_micros / 1000000;
   record.target = options.target.Describe();
   record.label = RequestedLabel(repository, options);
-  record.id = fmt::format("{}-{}", CompactUtc(record.started_at), record.label);
+  record.id = fmt::format("{}-{}", CompactUtcMicros(started_micros), record.label);
   ScratchOptions scratch;
   scratch.label = options.label;
   scratch.target = options.target;

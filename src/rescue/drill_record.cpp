@@ -34,6 +34,11 @@ std::string CompactUtc(std::int64_t unix_seconds) {
   return buf;
 }
 
+std::string CompactUtcMicros(std::int64_t unix_micros) {
+  const std::string seconds = CompactUtc(unix_micros / 1000000);  // "...SSZ"
+  return fmt::format("{}.{:06}Z", seconds.substr(0, seconds.size() - 1), unix_micros % 1000000);
+}
+
 json ToJson(const DrillRecord& r) {
   json checks = json::array();
   for (const RelationCheck& c : r.checks) {

@@ -23,7 +23,7 @@ struct RelationCheck {
 };
 
 struct DrillRecord {
-  std::string id;                 // "20261129T150203Z-<label>": sorts by time
+  std::string id;                 // "20261129T150203.123456Z-<label>": sorts by start time
   std::string label;              // the backup restored
   std::string target;             // RecoveryTarget::Describe()
   bool passed = false;
@@ -58,5 +58,9 @@ std::vector<DrillRecord> LoadDrillRecords(const repo::Repository& repository);
 
 // "20261129T150203Z"
 std::string CompactUtc(std::int64_t unix_seconds);
+
+// "20261129T150203.123456Z": drill ids carry microseconds because two drills (a failed one and
+// the next) can start within one second, and the last record must be the last drill.
+std::string CompactUtcMicros(std::int64_t unix_micros);
 
 }  // namespace dbmedic::rescue

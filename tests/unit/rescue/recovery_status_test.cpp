@@ -172,5 +172,14 @@ TEST(DrillRecordTest, IdsSortByTime) {
   EXPECT_LT(CompactUtc(kNow), CompactUtc(kNow + 1));
 }
 
+TEST(DrillRecordTest, IdsOfDrillsInOneSecondSortByStartNotByLabel) {
+  EXPECT_EQ(CompactUtcMicros(1'000'042), "19700101T000001.000042Z");
+  const std::int64_t second = kNow * 1'000'000;
+  // a failed drill of the newer backup, then a passing drill of the older one, 0.7 s later
+  const std::string failed = CompactUtcMicros(second + 100'000) + "-20261129-203620F";
+  const std::string passed = CompactUtcMicros(second + 800'000) + "-20261129-203610F";
+  EXPECT_LT(failed, passed);
+}
+
 }  // namespace
 }  // namespace dbmedic::rescue
