@@ -4,7 +4,7 @@
 # the exporter process and of the PostgreSQL backends it drives, and the agent's RSS.
 #
 #   bench/monitor.sh [--scrapes N] [--interval SECONDS] [--soak SECONDS]
-#                    [--history-interval SECONDS] [--results FILE]
+#                    [--history-interval SECONDS] [--snapshot-keep N] [--results FILE]
 #
 # --soak runs only the agent for SECONDS (e.g. 3600) with one scrape per interval and reports
 # RSS every minute (memory growth). Needs root (the cluster runs as postgres), pgbench, curl.
@@ -16,6 +16,7 @@ SCRAPES=60
 INTERVAL=1
 SOAK=0
 HISTORY_INTERVAL=15
+SNAPSHOT_KEEP=
 HERE=$(cd "$(dirname "$0")" && pwd)
 RESULTS="$HERE/RESULTS.md"
 while (($#)); do
@@ -24,6 +25,7 @@ while (($#)); do
     --interval) INTERVAL=$2; shift 2 ;;
     --soak) SOAK=$2; shift 2 ;;
     --history-interval) HISTORY_INTERVAL=$2; shift 2 ;;
+    --snapshot-keep) SNAPSHOT_KEEP=$2; shift 2 ;;  # pg_stat_statements snapshots kept (default 13 = 65 min)
     --results) RESULTS=$2; shift 2 ;;
     *) echo "unknown option $1" >&2; exit 2 ;;
   esac
@@ -109,6 +111,7 @@ history_interval = "${HISTORY_INTERVAL}s"
 evaluation_interval = "${INTERVAL}s"
 [diagnose]
 snapshot_file = "$WORK/statements.json"
+${SNAPSHOT_KEEP:+snapshot_keep = $SNAPSHOT_KEEP}
 CONF
 "$BIN" --config "$WORK/dbmedic.toml" --log-level warn monitor >"$WORK/agent.log" 2>&1 &
 AGENT_PID=$!

@@ -116,7 +116,7 @@ void Setup(CLI::App& root, Context& ctx) {
       "Run the monitoring agent in the foreground: collectors (host and every [[monitor_target]] "
       "or the cluster.* keys), Prometheus /metrics, JSON /api, dashboard, history and alerts.");
   for (const char* key : {"monitor.listen_address", "monitor.port", "monitor.history_path",
-                          "monitor.host_interval", "monitor.pg_interval",
+                          "monitor.host_interval", "monitor.pg_interval", "monitor.size_interval",
                           "monitor.evaluation_interval", "monitor.history_interval",
                           "cluster.host", "cluster.port", "cluster.data_dir",
                           "diagnose.snapshot_interval", "diagnose.wait_sample_interval",

@@ -197,6 +197,10 @@ constexpr OptionSpec kOptions[] = {
      "How often retention and downsampling run on the history store."},
     {"monitor.host_interval", T::kDuration, "15s", "Interval of the host collector."},
     {"monitor.pg_interval", T::kDuration, "15s", "Interval of the PostgreSQL collectors."},
+    {"monitor.size_interval", T::kDuration, "1m",
+     "How often database sizes are measured (pg_database_size stats every file of a database: "
+     "most of a collection's server-side cost; sizes change slowly). At most pg_interval apart "
+     "when shorter."},
     {"monitor.collector_timeout", T::kDuration, "10s",
      "Longest a collection may take (connect and statement timeout)."},
     {"monitor.evaluation_interval", T::kDuration, "15s", "How often alert rules are evaluated."},

@@ -54,7 +54,7 @@ json SharesJson(const std::vector<WaitShare>& shares, std::string_view key_name)
 }  // namespace
 
 std::vector<WaitSample> SampleActivity(pg::Connection& conn) {
-  pg::Result r = conn.Exec(kSampleSql);
+  pg::Result r = conn.ExecPrepared(kSampleSql);
   std::vector<WaitSample> out;
   out.reserve(static_cast<std::size_t>(r.rows()));
   for (int i = 0; i < r.rows(); ++i) {

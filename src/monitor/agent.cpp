@@ -35,6 +35,7 @@ AgentSettings LoadAgentSettings(const core::Config& config) {
   s.maintenance_interval = config.Duration("monitor.maintenance_interval");
   s.host_interval = config.Duration("monitor.host_interval");
   s.pg_interval = config.Duration("monitor.pg_interval");
+  s.size_interval = config.Duration("monitor.size_interval");
   s.collector_timeout = config.Duration("monitor.collector_timeout");
   s.evaluation_interval = config.Duration("monitor.evaluation_interval");
   s.repeat_interval = config.Duration("monitor.repeat_interval");
@@ -81,7 +82,8 @@ Agent::Agent(AgentSettings settings, std::vector<MonitorTarget> targets,
   collectors_.push_back(std::make_unique<HostCollector>(std::move(host)));
   for (const auto& t : targets_) {
     collectors_.push_back(std::make_unique<PgCollector>(
-        t, PgCollectorOptions{settings_.pg_interval, settings_.collector_timeout}));
+        t, PgCollectorOptions{settings_.pg_interval, settings_.collector_timeout,
+                                    settings_.size_interval}));
   }
   if (notifiers.empty()) notifiers.push_back({"log", NotifierType::kLog, "", {}, {}, true});
   for (const auto& n : notifiers) notifiers_.push_back(MakeNotifier(n));

@@ -42,6 +42,7 @@ struct AgentSettings {
   std::chrono::milliseconds maintenance_interval{600000};
   std::chrono::milliseconds host_interval{15000};
   std::chrono::milliseconds pg_interval{15000};
+  std::chrono::milliseconds size_interval{60000};
   std::chrono::milliseconds collector_timeout{10000};
   std::chrono::milliseconds evaluation_interval{15000};
   std::chrono::milliseconds repeat_interval{std::chrono::hours(4)};

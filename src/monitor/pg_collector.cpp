@@ -88,7 +88,7 @@ CollectResult PgCollector::Collect() {
 }
 
 void PgCollector::CollectInstance(FamilyBuilder& b) {
-  auto r = conn_->Exec(
+  auto r = conn_->ExecPrepared(
       "SELECT current_setting('server_version_num')::int, current_setting('server_version'), "
       "extract(epoch FROM pg_postmaster_start_time())::float8, extract(epoch FROM now())::float8, "
       "pg_is_in_recovery(), current_setting('max_connections')::int, "
@@ -112,7 +112,7 @@ void PgCollector::CollectInstance(FamilyBuilder& b) {
 
 void PgCollector::CollectActivity(FamilyBuilder& b) {
   // Client backends only: background workers and walsenders are not "connections" users count.
-  auto states = conn_->Exec(
+  auto states = conn_->ExecPrepared(
       "SELECT coalesce(state, 'unknown'), count(*) FROM pg_stat_activity "
       "WHERE backend_type = 'client backend' GROUP BY 1");
   std::map<std::string, double> by_state = {{"active", 0},
@@ -128,14 +128,14 @@ void PgCollector::CollectActivity(FamilyBuilder& b) {
     b.Gauge("dbmedic_pg_connections", "Client connections by state.", L({{"state", state}}),
             count);
   }
-  auto max = conn_->Scalar("SELECT current_setting('max_connections')::int - "
-                           "current_setting('superuser_reserved_connections')::int");
-  double usable = std::stod(max);
+  auto max = conn_->ExecPrepared("SELECT current_setting('max_connections')::int - "
+                                 "current_setting('superuser_reserved_connections')::int");
+  double usable = max.GetDouble(0, 0);
   b.Gauge("dbmedic_pg_connections_used_ratio",
           "Client connections / (max_connections - superuser_reserved_connections).", L(),
           usable > 0 ? total / usable : 0);
 
-  auto r = conn_->Exec(
+  auto r = conn_->ExecPrepared(
       "SELECT "
       "coalesce(max(extract(epoch FROM now() - xact_start)) FILTER (WHERE xact_start IS NOT NULL "
       "  AND backend_type = 'client backend' AND pid <> pg_backend_pid()), 0)::float8, "
@@ -164,11 +164,22 @@ void PgCollector::CollectActivity(FamilyBuilder& b) {
           r.GetDouble(0, 6));
 }
 
+void PgCollector::MeasureDatabaseSizesIfDue() {
+  const auto now = std::chrono::steady_clock::now();
+  if (sizes_measured_at_ && now - *sizes_measured_at_ < options_.size_interval) return;
+  auto r = conn_->ExecPrepared(
+      "SELECT datname, pg_database_size(oid) FROM pg_database WHERE datallowconn");
+  database_sizes_.clear();
+  for (int i = 0; i < r.rows(); ++i) database_sizes_[r.GetString(i, 0)] = r.GetDouble(i, 1);
+  sizes_measured_at_ = now;
+}
+
 void PgCollector::CollectDatabases(FamilyBuilder& b) {
-  auto r = conn_->Exec(
+  MeasureDatabaseSizesIfDue();
+  auto r = conn_->ExecPrepared(
       "SELECT d.datname, s.xact_commit, s.xact_rollback, s.blks_read, s.blks_hit, "
       "s.tup_returned, s.tup_fetched, s.tup_inserted, s.tup_updated, s.tup_deleted, "
-      "s.temp_files, s.temp_bytes, s.deadlocks, pg_database_size(d.oid), age(d.datfrozenxid) "
+      "s.temp_files, s.temp_bytes, s.deadlocks, age(d.datfrozenxid) "
       "FROM pg_database d JOIN pg_stat_database s ON s.datid = d.oid "
       "WHERE d.datallowconn ORDER BY d.datname");
   double xacts = 0, hits = 0, reads = 0, max_age = 0;
@@ -189,17 +200,21 @@ void PgCollector::CollectDatabases(FamilyBuilder& b) {
     counter("dbmedic_pg_temp_files_total", "Temporary files created by queries.", 10);
     counter("dbmedic_pg_temp_bytes_total", "Bytes written to temporary files.", 11);
     counter("dbmedic_pg_deadlocks_total", "Deadlocks detected.", 12);
-    b.Gauge("dbmedic_pg_database_size_bytes", "Size of the database on disk.", l,
-            r.GetDouble(i, 13));
+    // A database created since the last size measurement has no size until the next one.
+    if (auto size = database_sizes_.find(r.GetString(i, 0)); size != database_sizes_.end()) {
+      b.Gauge("dbmedic_pg_database_size_bytes",
+              "Size of the database on disk (measured every monitor.size_interval).", l,
+              size->second);
+    }
     b.Gauge("dbmedic_pg_database_xid_age", "Age of the database's datfrozenxid.", l,
-            r.GetDouble(i, 14));
+            r.GetDouble(i, 13));
     double db_hit = r.GetDouble(i, 4), db_read = r.GetDouble(i, 3);
     b.Gauge("dbmedic_pg_cache_hit_ratio", "Shared buffer hits / (hits + reads) since the stats "
             "reset.", l, db_hit + db_read > 0 ? db_hit / (db_hit + db_read) : 1);
     xacts += r.GetDouble(i, 1) + r.GetDouble(i, 2);
     hits += db_hit;
     reads += db_read;
-    max_age = std::max(max_age, r.GetDouble(i, 14));
+    max_age = std::max(max_age, r.GetDouble(i, 13));
   }
   b.Gauge("dbmedic_pg_xid_wraparound_ratio",
           "Oldest datfrozenxid age / 2^31: 1 means transaction-ID wraparound.", L(),
@@ -212,7 +227,7 @@ void PgCollector::CollectDatabases(FamilyBuilder& b) {
 
 void PgCollector::CollectBgwriter(FamilyBuilder& b) {
   // PostgreSQL 15 and 16; 17 moved the checkpoint columns to pg_stat_checkpointer.
-  auto r = conn_->Exec(
+  auto r = conn_->ExecPrepared(
       "SELECT checkpoints_timed, checkpoints_req, checkpoint_write_time / 1000.0, "
       "checkpoint_sync_time / 1000.0, buffers_checkpoint, buffers_clean, maxwritten_clean, "
       "buffers_backend, buffers_backend_fsync, buffers_alloc FROM pg_stat_bgwriter");
@@ -235,7 +250,7 @@ void PgCollector::CollectBgwriter(FamilyBuilder& b) {
 }
 
 void PgCollector::CollectWal(FamilyBuilder& b) {
-  auto r = conn_->Exec("SELECT wal_records, wal_fpi, wal_bytes FROM pg_stat_wal");
+  auto r = conn_->ExecPrepared("SELECT wal_records, wal_fpi, wal_bytes FROM pg_stat_wal");
   b.Counter("dbmedic_pg_wal_records_total", "WAL records generated.", L(), r.GetDouble(0, 0));
   b.Counter("dbmedic_pg_wal_fpi_total", "WAL full-page images generated.", L(),
             r.GetDouble(0, 1));

@@ -24,6 +24,8 @@ namespace dbmedic::monitor {
 struct PgCollectorOptions {
   std::chrono::milliseconds interval{15000};
   std::chrono::milliseconds timeout{10000};
+  // Database sizes are measured this often (0: every collection); see monitor.size_interval.
+  std::chrono::milliseconds size_interval{60000};
 };
 
 class PgCollector final : public Collector {
@@ -38,6 +40,7 @@ class PgCollector final : public Collector {
   void CollectInstance(FamilyBuilder& b);
   void CollectActivity(FamilyBuilder& b);
   void CollectDatabases(FamilyBuilder& b);
+  void MeasureDatabaseSizesIfDue();
   void CollectBgwriter(FamilyBuilder& b);
   void CollectWal(FamilyBuilder& b);
   void CollectArchiver(FamilyBuilder& b);
@@ -63,6 +66,8 @@ class PgCollector final : public Collector {
   LsnTimeline timeline_;
   std::optional<std::pair<TimePoint, double>> prev_xacts_;
   std::optional<std::pair<TimePoint, double>> prev_wal_;
+  std::map<std::string, double> database_sizes_;  // datname -> bytes, as last measured
+  std::optional<std::chrono::steady_clock::time_point> sizes_measured_at_;
   // Standbys seen streaming (or holding a physical slot), by slot name or application_name, with
   // their last write/flush/replay positions: lag of a disconnected standby keeps growing.
   struct StandbyPositions {

@@ -25,11 +25,11 @@ double BytesBehind(std::uint64_t current, std::optional<std::uint64_t> position)
 }  // namespace
 
 void PgCollector::CollectArchiver(FamilyBuilder& b) {
-  auto r = conn_->Exec(
+  auto r = conn_->ExecPrepared(
       "SELECT archived_count, last_archived_wal, "
       "extract(epoch FROM last_archived_time)::float8, failed_count, "
       "extract(epoch FROM last_failed_time)::float8, current_setting('archive_mode'), "
-      "(SELECT setting::bigint FROM pg_settings WHERE name = 'wal_segment_size') "
+      "pg_size_bytes(current_setting('wal_segment_size')) "
       "FROM pg_stat_archiver");
   bool enabled = r.Get(0, 5) != "off";
   b.Gauge("dbmedic_pg_archive_mode_enabled", "1 if archive_mode is on or always.", L(),
@@ -71,7 +71,7 @@ void PgCollector::CollectArchiver(FamilyBuilder& b) {
 }
 
 void PgCollector::CollectReplication(FamilyBuilder& b) {
-  auto r = conn_->Exec(
+  auto r = conn_->ExecPrepared(
       "SELECT coalesce(s.slot_name, r.application_name), r.application_name, "
       "coalesce(host(r.client_addr), 'local'), coalesce(r.state, ''), coalesce(r.sync_state, ''), "
       "r.write_lsn::text, r.flush_lsn::text, r.replay_lsn::text, "
@@ -125,7 +125,7 @@ void PgCollector::EmitLag(FamilyBuilder& b, const std::string& standby, const ch
 }
 
 void PgCollector::CollectSlots(FamilyBuilder& b) {
-  auto r = conn_->Exec(
+  auto r = conn_->ExecPrepared(
       "SELECT slot_name, slot_type, active, restart_lsn::text, coalesce(wal_status, '') "
       "FROM pg_replication_slots ORDER BY slot_name");
   for (int i = 0; i < r.rows(); ++i) {
@@ -153,7 +153,7 @@ void PgCollector::CollectSlots(FamilyBuilder& b) {
 }
 
 void PgCollector::CollectStandby(FamilyBuilder& b) {
-  auto r = conn_->Exec(
+  auto r = conn_->ExecPrepared(
       "SELECT pg_last_wal_receive_lsn()::text, pg_last_wal_replay_lsn()::text, "
       "extract(epoch FROM now() - pg_last_xact_replay_timestamp())::float8, "
       "pg_is_wal_replay_paused()");
@@ -173,7 +173,7 @@ void PgCollector::CollectStandby(FamilyBuilder& b) {
   b.Gauge("dbmedic_pg_standby_replay_paused", "1 if WAL replay is paused.", L(),
           r.GetBool(0, 3) ? 1 : 0);
 
-  auto w = conn_->Exec(
+  auto w = conn_->ExecPrepared(
       "SELECT status, flushed_lsn::text, latest_end_lsn::text, "
       "extract(epoch FROM now() - last_msg_receipt_time)::float8 FROM pg_stat_wal_receiver");
   bool streaming = w.rows() > 0 && w.Get(0, 0) == "streaming";

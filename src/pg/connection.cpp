@@ -122,6 +122,18 @@ Result Connection::ExecParams(std::string_view sql,
                sql);
 }
 
+Result Connection::ExecPrepared(std::string_view sql) {
+  std::string text(sql);
+  auto it = prepared_.find(text);
+  if (it == prepared_.end()) {
+    std::string name = fmt::format("dbmedic_{}", prepared_.size() + 1);
+    Check(raw(), PQprepare(raw(), name.c_str(), text.c_str(), 0, nullptr), sql);
+    it = prepared_.emplace(std::move(text), std::move(name)).first;
+  }
+  return Check(raw(),
+               PQexecPrepared(raw(), it->second.c_str(), 0, nullptr, nullptr, nullptr, 0), sql);
+}
+
 std::string Connection::Scalar(std::string_view sql) {
   Result r = Exec(sql);
   if (r.rows() == 0 || r.columns() == 0) return {};

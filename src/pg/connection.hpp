@@ -7,6 +7,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <vector>
 
 struct pg_conn;
@@ -54,6 +55,10 @@ class Connection {
   Result ExecParams(std::string_view sql, const std::vector<std::optional<std::string>>& params);
   // First column of the first row ("" if no rows), for one-value queries.
   std::string Scalar(std::string_view sql);
+  // Like Exec, for a constant statement this connection runs again and again (the monitor's
+  // collectors, every few seconds): the server parses and plans it once (PREPARE), later runs
+  // only execute it, which is most of a catalog query's server-side CPU.
+  Result ExecPrepared(std::string_view sql);
 
   int ServerVersionNum() const;  // e.g. 150018
   std::string Describe() const;  // "host=... port=... dbname=..." for messages
@@ -65,6 +70,7 @@ class Connection {
   };
   explicit Connection(pg_conn* conn);
   std::unique_ptr<pg_conn, Deleter> conn_;
+  std::unordered_map<std::string, std::string> prepared_;  // SQL -> statement name
 };
 
 // Quotes an identifier / literal for SQL text (uses libpq's escaping rules).

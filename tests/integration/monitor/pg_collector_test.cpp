@@ -22,9 +22,10 @@ class PgCollectorTest : public ::testing::Test {
     delete cluster_;
     cluster_ = nullptr;
   }
-  PgCollector Collector() {
+  // size_interval 0: database sizes measured on every collection.
+  PgCollector Collector(std::chrono::milliseconds size_interval = std::chrono::milliseconds(0)) {
     return PgCollector({"main", cluster_->ConnInfo(), cluster_->data_dir()},
-                       {std::chrono::seconds(1), std::chrono::seconds(5)});
+                       {std::chrono::seconds(1), std::chrono::seconds(5), size_interval});
   }
   static TestCluster* cluster_;
 };
@@ -56,6 +57,26 @@ TEST_F(PgCollectorTest, CountsCommitsAndDatabaseSizes) {
   EXPECT_EQ(Value(r.families, "dbmedic_pg_database_size_bytes", {{"datname", "postgres"}}),
             std::stod(cluster_->Scalar("SELECT pg_database_size('postgres')")));
   EXPECT_GT(*Value(r.families, "dbmedic_pg_database_xid_age", {{"datname", "postgres"}}), 0);
+}
+
+TEST_F(PgCollectorTest, DatabaseSizesAreMeasuredOncePerSizeInterval) {
+  auto c = Collector(std::chrono::hours(1));
+  auto first = c.Collect();
+  const double measured =
+      *Value(first.families, "dbmedic_pg_database_size_bytes", {{"datname", "postgres"}});
+  cluster_->Sql("CREATE TABLE grows AS SELECT g AS id, repeat('x', 500) AS pad "
+                "FROM generate_series(1, 20000) g");
+  const double now = std::stod(cluster_->Scalar("SELECT pg_database_size('postgres')"));
+  ASSERT_GT(now, measured + 1e6);
+  // Within the interval the last measurement is served.
+  auto second = c.Collect();
+  EXPECT_EQ(Value(second.families, "dbmedic_pg_database_size_bytes", {{"datname", "postgres"}}),
+            measured);
+  // A collector due to measure (here: a new one) sees the new size.
+  auto fresh = Collector(std::chrono::hours(1)).Collect();
+  EXPECT_EQ(Value(fresh.families, "dbmedic_pg_database_size_bytes", {{"datname", "postgres"}}),
+            now);
+  cluster_->Sql("DROP TABLE grows");
 }
 
 TEST_F(PgCollectorTest, SeesIdleInTransactionAndLockWaiters) {
