@@ -25,6 +25,21 @@ namespace dbmedic::restore {
 namespace fs = std::filesystem;
 namespace {
 
+// Restored relation files are written in 64 KiB pieces, not in whole 8 MiB chunks: the page
+// cache keeps a file in folios as large as the writes that filled it (up to 2 MiB on ext4 and
+// XFS with large folios), and PostgreSQL then reads and writes it in 8 KiB blocks. Replaying
+// 1.1 GB of WAL right after a restore took 105 s with 8 MiB writes and 42-45 s with 64 KiB ones
+// (38-48 s for 8-16 KiB, within the noise), and the restore itself got faster too (1.7-1.9 s
+// instead of 2.6-3.4 s for pgbench-50): the kernel no longer assembles huge folios.
+constexpr std::size_t kWritePiece = 64 * 1024;
+
+void WriteInSmallPieces(int fd, std::string_view data, std::uint64_t offset,
+                        const fs::path& path) {
+  for (std::size_t pos = 0; pos < data.size(); pos += kWritePiece) {
+    storage::PwriteAll(fd, data.substr(pos, kWritePiece), offset + pos, path.string());
+  }
+}
+
 using Clock = std::chrono::steady_clock;
 
 // Written after everything else, in this order: without pg_control the directory cannot start,
@@ -125,7 +140,7 @@ class Writer {
       const std::string_view kept = std::string_view(raw).substr(
           0, static_cast<std::size_t>(chunk.offset < f.size ? f.size - chunk.offset : 0));
       storage::Fd fd = storage::Fd::Open(path.string(), O_WRONLY);
-      storage::PwriteAll(fd.get(), kept, chunk.offset, path.string());
+      WriteInSmallPieces(fd.get(), kept, chunk.offset, path);
       fd.Close(path.string());
       bytes_written_ += kept.size();
       buffer = std::move(raw);  // handed to this thread's next chunk
@@ -145,7 +160,7 @@ class Writer {
         // Pages past the file's current end belong to a length it had earlier.
         if (offset < f.size) {
           const auto kept = static_cast<std::size_t>(std::min<std::uint64_t>(bytes, f.size - offset));
-          storage::PwriteAll(fd.get(), std::string_view(raw).substr(pos, kept), offset, path.string());
+          WriteInSmallPieces(fd.get(), std::string_view(raw).substr(pos, kept), offset, path);
           bytes_written_ += kept;
         }
         pos += bytes;
