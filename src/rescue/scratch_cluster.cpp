@@ -52,6 +52,7 @@ ScratchCluster::ScratchCluster(const repo::Repository& repository,
   p.start = true;
   p.socket_dir = dir_.path() / "sock";
   p.start_timeout = options.start_timeout;
+  p.extra_settings = options.server_settings;
   try {
     result_ = restore::RestoreToTarget(repository, archive, p);
     ThrowIfInterrupted("the recovery of the scratch cluster");

@@ -11,6 +11,8 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "core/fs.hpp"
 #include "pg/local_cluster.hpp"
@@ -31,6 +33,8 @@ struct ScratchOptions {
   std::function<void(const restore::RestoreProgress&)> on_progress;  // serialised
   // Selective restore (restore::RestoreOptions::content_needed); empty: every file.
   std::function<bool(const std::string& path)> content_needed;
+  // Server settings for the scratch cluster (restore::PitrOptions::extra_settings).
+  std::vector<std::pair<std::string, std::string>> server_settings;
 };
 
 class ScratchCluster {

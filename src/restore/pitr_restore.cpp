@@ -178,6 +178,9 @@ void WriteRecoverySettings(const fs::path& data_dir, const RecoverySettings& set
   if (!settings.socket_dir.empty()) {
     out << "unix_socket_directories = " << ConfQuote(settings.socket_dir.string()) << "\n";
   }
+  for (const auto& [name, value] : settings.extra_settings) {
+    out << name << " = " << ConfQuote(value) << "\n";
+  }
   const fs::path auto_conf = data_dir / "postgresql.auto.conf";
   std::string text;
   if (fs::exists(auto_conf)) text = core::ReadFile(auto_conf);
@@ -204,7 +207,8 @@ PitrResult RestoreToTarget(const repo::Repository& repository, const ArchiveView
   result.target = options.target;
   result.restore = RestoreBackup(repository, options.restore);
   RecoverySettings settings{options.target, options.restore_command, options.archive_command,
-                            options.recovery_end_command, std::nullopt, {}};
+                            options.recovery_end_command, std::nullopt, {},
+                            options.extra_settings};
   if (options.start) {
     result.port = options.port != 0 ? options.port : core::FindFreeTcpPort();
     result.socket_dir = options.socket_dir.empty() ? MakeSocketDir(options.restore.os_user)

@@ -9,6 +9,8 @@
 #include <filesystem>
 #include <optional>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "repo/repository.hpp"
 #include "restore/pitr_window.hpp"
@@ -31,6 +33,9 @@ struct PitrOptions {
   int port = 0;                                // --start: 0 picks a free port
   std::filesystem::path socket_dir;            // --start: empty makes one under /tmp
   std::chrono::milliseconds start_timeout{3600 * 1000};
+  // Server settings appended after the recovery settings (name, value as written in the file),
+  // e.g. the sizing of a throwaway side cluster.
+  std::vector<std::pair<std::string, std::string>> extra_settings;
 };
 
 struct PitrResult {
@@ -65,6 +70,7 @@ struct RecoverySettings {
   std::string recovery_end_command;  // empty: none
   std::optional<int> port;
   std::filesystem::path socket_dir;
+  std::vector<std::pair<std::string, std::string>> extra_settings;  // see PitrOptions
 };
 void WriteRecoverySettings(const std::filesystem::path& data_dir, const RecoverySettings& settings,
                            const std::string& os_user);
