@@ -41,6 +41,7 @@ struct WalArgs {
   std::string spool;
   std::string pg_wal;
   std::vector<std::string> names;
+  int keep_ahead = 0;  // wal prefetch --keep-ahead
   std::string slot = "dbmedic";
 };
 
@@ -87,7 +88,8 @@ void StartPrefetch(Context& ctx, int repository, const std::string& name,
   if (names.empty() || wal::PrefetcherRunning(spool)) return;
   std::vector<std::string> argv = {std::filesystem::read_symlink("/proc/self/exe").string()};
   if (ctx.config_path) argv.insert(argv.end(), {"--config", *ctx.config_path});
-  argv.insert(argv.end(), {"wal", "prefetch", "--spool", spool.string()});
+  argv.insert(argv.end(), {"wal", "prefetch", "--spool", spool.string(), "--keep-ahead",
+                           std::to_string(count)});
   // From the repository that served this segment (key file, S3 flags included).
   const std::vector<std::string> repo_args = OneRepositoryArgs(ctx, repository);
   argv.insert(argv.end(), repo_args.begin(), repo_args.end());
@@ -100,8 +102,9 @@ void RunPrefetch(Context& ctx, const WalArgs& args) {
   const wal::WalArchive archive(repository, repository.info().codec);
   // One fetch per core: more threads only compete with the replay they are meant to feed.
   const int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
-  wal::RunPrefetch(archive, args.spool, args.names,
-                   std::min(cores, static_cast<int>(args.names.size())));
+  const int jobs =
+      args.keep_ahead > 0 ? cores : std::min(cores, static_cast<int>(args.names.size()));
+  wal::RunPrefetch(archive, args.spool, args.names, jobs, args.keep_ahead);
 }
 
 // Synchronous push: compressed, checksummed, fsynced in the repository before exit 0.
@@ -387,6 +390,8 @@ void Setup(CLI::App& root, Context& ctx) {
   prefetch->group("");
   prefetch->add_option("--spool", args->spool, "Spool directory")->required();
   prefetch->add_option("names", args->names, "Segments to fetch")->required();
+  prefetch->add_option("--keep-ahead", args->keep_ahead,
+                       "Then keep this many segments in the spool until the archive ends");
   AddRepositoryOptions(prefetch, ctx, false);
   prefetch->callback([&ctx, args] { RunPrefetch(ctx, *args); });
 

@@ -5,6 +5,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <atomic>
+#include <thread>
+
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
@@ -17,6 +20,9 @@
 namespace dbmedic::wal {
 
 namespace fs = std::filesystem;
+
+// EndPrefetch creates it: a prefetcher keeping the spool full stops at once.
+constexpr std::string_view kStopFile = "stop";
 
 fs::path SpoolFor(const fs::path& dest) {
   const fs::path parent = dest.parent_path();
@@ -70,6 +76,8 @@ void NoteServed(const fs::path& spool) {
 std::uint64_t EndPrefetch(const fs::path& spool) {
   std::error_code ec;
   if (!fs::is_directory(spool, ec)) return 0;
+  // A prefetcher keeping the spool full would otherwise wait for a taker until its idle limit.
+  core::AtomicWriteFile(spool / kStopFile, "");
   {
     SpoolLock lock(spool);
     lock.Lock();  // a prefetcher still fetching finishes first
@@ -108,17 +116,72 @@ void LaunchDetached(const std::vector<std::string>& argv, const fs::path& log_fi
   ::waitpid(child, &status, 0);
 }
 
-void RunPrefetch(const WalArchive& archive, const fs::path& spool,
-                 const std::vector<std::string>& names, int jobs) {
-  core::MakeDirs(spool, 0700);
-  SpoolLock lock(spool);
-  if (!lock.TryLock()) return;  // another prefetcher is at work
+namespace {
+
+// Fetches `names` into the spool with `jobs` threads; false once one is not in the archive.
+bool FetchBatch(const WalArchive& archive, const fs::path& spool,
+                const std::vector<std::string>& names, int jobs) {
   std::atomic<bool> ended{false};
   repo::RunParallel(names.size(), jobs, [&](std::size_t i) {
     if (ended) return;
     // Get() writes beside the file and renames: the spool never shows half a segment.
     if (!archive.Get(names[i], spool / names[i])) ended = true;  // end of the archive, for now
   });
+  return !ended;
+}
+
+int SpooledSegments(const fs::path& spool) {
+  std::error_code ec;
+  int n = 0;
+  for (const auto& entry : fs::directory_iterator(spool, ec)) {
+    if (pg::IsWalSegmentName(entry.path().filename().string())) ++n;
+  }
+  return n;
+}
+
+bool StopRequested(const fs::path& spool) {
+  std::error_code ec;
+  return !fs::is_directory(spool, ec) || fs::exists(spool / kStopFile, ec);
+}
+
+// The `count` segments after `last` on its timeline.
+std::vector<std::string> SegmentsAfter(const std::string& last, int count) {
+  const std::optional<pg::ParsedWalName> parsed = pg::ParseWalSegmentName(last);
+  std::vector<std::string> out;
+  for (int i = 1; parsed && i <= count; ++i) {
+    out.push_back(pg::WalSegmentName(parsed->timeline, parsed->segno + i));
+  }
+  return out;
+}
+
+void KeepAhead(const WalArchive& archive, const fs::path& spool, std::string last, int jobs,
+               int keep_ahead, std::chrono::milliseconds idle_limit) {
+  using Clock = std::chrono::steady_clock;
+  auto last_progress = Clock::now();
+  while (!StopRequested(spool)) {
+    const int room = keep_ahead - SpooledSegments(spool);
+    if (room <= 0) {
+      if (Clock::now() - last_progress > idle_limit) return;
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+      continue;
+    }
+    const std::vector<std::string> names = SegmentsAfter(last, std::min(room, jobs));
+    if (names.empty() || !FetchBatch(archive, spool, names, jobs)) return;
+    last = names.back();
+    last_progress = Clock::now();
+  }
+}
+
+}  // namespace
+
+void RunPrefetch(const WalArchive& archive, const fs::path& spool,
+                 const std::vector<std::string>& names, int jobs, int keep_ahead,
+                 std::chrono::milliseconds idle_limit) {
+  core::MakeDirs(spool, 0700);
+  SpoolLock lock(spool);
+  if (!lock.TryLock()) return;  // another prefetcher is at work
+  if (!FetchBatch(archive, spool, names, jobs) || keep_ahead <= 0 || names.empty()) return;
+  KeepAhead(archive, spool, names.back(), jobs, keep_ahead, idle_limit);
 }
 
 }  // namespace dbmedic::wal
