@@ -71,6 +71,9 @@ struct RecoverySettings {
   std::optional<int> port;
   std::filesystem::path socket_dir;
   std::vector<std::pair<std::string, std::string>> extra_settings;  // see PitrOptions
+  // Pause at the target (instead of recovery_target_action = promote) for whoever started the
+  // server to promote it with pg_promote(): see PromoteAfterPause in pitr_restore.cpp.
+  bool pause_then_promote = false;
 };
 void WriteRecoverySettings(const std::filesystem::path& data_dir, const RecoverySettings& settings,
                            const std::string& os_user);

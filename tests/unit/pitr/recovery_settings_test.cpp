@@ -28,5 +28,26 @@ TEST(RecoverySettingsTest, ExtraSettingsComeLastAndQuoted) {
   EXPECT_TRUE(std::filesystem::exists(dir.path() / "recovery.signal"));
 }
 
+TEST(RecoverySettingsTest, PauseThenPromoteWritesPauseWithHotStandby) {
+  core::TempDir dir("recovery-settings");
+  RecoverySettings settings;
+  settings.target.kind = TargetKind::kTime;
+  settings.target.text = "2026-11-29 12:00:00+00";
+  settings.target.action = TargetAction::kPromote;
+  settings.restore_command = "true";
+  settings.pause_then_promote = true;  // the caller starts the server and calls pg_promote()
+  WriteRecoverySettings(dir.path(), settings, "");
+  const std::string conf = core::ReadFile(dir.path() / "postgresql.auto.conf");
+  EXPECT_NE(conf.find("recovery_target_action = 'pause'\n"), std::string::npos) << conf;
+  EXPECT_NE(conf.find("hot_standby = 'on'\n"), std::string::npos) << conf;
+
+  settings.pause_then_promote = false;  // a restore the user starts: it promotes by itself
+  core::TempDir plain("recovery-settings");
+  WriteRecoverySettings(plain.path(), settings, "");
+  EXPECT_NE(core::ReadFile(plain.path() / "postgresql.auto.conf")
+                .find("recovery_target_action = 'promote'\n"),
+            std::string::npos);
+}
+
 }  // namespace
 }  // namespace dbmedic::restore
