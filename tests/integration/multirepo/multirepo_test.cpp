@@ -374,6 +374,106 @@ TEST_F(MultiRepo, ABackupThatFailsInOneRepositoryStillLandsInTheOthers) {
   EXPECT_EQ(json::parse(rerun.out).at("removed_incomplete").size(), 1u);
 }
 
+// A copy of `repo` whose biggest stored file of the backups has garbage in its middle; returns
+// the copy and the damaged file.
+std::pair<fs::path, fs::path> DamagedCopy(const fs::path& repo, const fs::path& copy) {
+  fs::copy(repo, copy, fs::copy_options::recursive);
+  fs::path biggest;
+  for (const auto& e : fs::recursive_directory_iterator(copy / "backup")) {
+    if (e.is_regular_file() && (biggest.empty() || e.file_size() > fs::file_size(biggest))) {
+      biggest = e.path();
+    }
+  }
+  std::fstream f(biggest, std::ios::in | std::ios::out | std::ios::binary);
+  f.seekp(static_cast<std::streamoff>(fs::file_size(biggest) / 2));
+  f.write("garbage-garbage-garbage", 23);
+  return {copy, biggest};
+}
+
+TEST_F(MultiRepo, VerifyChecksEveryRepository) {
+  const auto r = Dbmedic({"--output", "json", "verify"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const json repos = json::parse(r.out).at("repositories");
+  ASSERT_EQ(repos.size(), 3u);
+  for (int i = 0; i < 3; ++i) {
+    EXPECT_EQ(repos[i].at("repository"), i + 1);
+    EXPECT_TRUE(repos[i].at("verify").at("ok").get<bool>()) << repos[i];
+    EXPECT_FALSE(repos[i].at("verify").at("backups").empty()) << repos[i];
+    EXPECT_GT(repos[i].at("verify").at("files_checked").get<int>(), 0) << repos[i];
+  }
+}
+
+TEST_F(MultiRepo, VerifyNamesTheRepositoryAndTheFileThatIsDamaged) {
+  const auto [copy, damaged] = DamagedCopy(*repo2_, cluster_->root() / "repo2-damaged");
+  const fs::path config = WriteConfig("verify-damaged", Posix(*repo1_), {Posix(copy)});
+  const auto j = Dbmedic({"--output", "json", "verify"}, config);
+  EXPECT_EQ(j.exit_code, static_cast<int>(ErrorCode::kCorrupt)) << j.err;
+  const json repos = json::parse(j.out).at("repositories");
+  ASSERT_EQ(repos.size(), 2u);
+  EXPECT_TRUE(repos[0].at("verify").at("ok").get<bool>()) << repos[0];
+  const json& problems = repos[1].at("verify").at("problems");
+  ASSERT_EQ(problems.size(), 1u) << repos[1];
+  EXPECT_EQ(problems[0].at("kind"), "altered");
+  // The repository object named is the file that was damaged.
+  EXPECT_TRUE(damaged.string().ends_with(problems[0].at("object").get<std::string>()))
+      << damaged << " vs " << problems[0];
+  const std::string file = problems[0].at("file").get<std::string>();
+
+  const auto text = Dbmedic({"verify"}, config);
+  EXPECT_EQ(text.exit_code, static_cast<int>(ErrorCode::kCorrupt)) << text.err;
+  EXPECT_TRUE(Contains(text.err, fmt::format("repository 2 ({}): verify found 1 damaged file(s)",
+                                             copy.string())))
+      << text.err;
+  EXPECT_TRUE(Contains(text.err, fmt::format("first: '{}' of backup", file))) << text.err;
+  EXPECT_FALSE(Contains(text.err, "repository 1 (")) << text.err;
+  EXPECT_TRUE(Contains(text.out, "no problem")) << text.out;  // repository 1 was verified too
+}
+
+TEST_F(MultiRepo, VerifyWithARepoNumberChecksOnlyThatRepository) {
+  const auto [copy, damaged] = DamagedCopy(*repo2_, cluster_->root() / "repo2-damaged-one");
+  const fs::path config = WriteConfig("verify-one", Posix(*repo1_), {Posix(copy)});
+  const auto one = Dbmedic({"--output", "json", "verify", "--repo", "1"}, config);
+  ASSERT_EQ(one.exit_code, 0) << one.err;
+  EXPECT_TRUE(json::parse(one.out).at("ok").get<bool>());
+  EXPECT_FALSE(json::parse(one.out).contains("repositories"));
+  const auto two = Dbmedic({"--output", "json", "verify", "--repo", "2"}, config);
+  EXPECT_EQ(two.exit_code, static_cast<int>(ErrorCode::kCorrupt)) << two.err;
+  EXPECT_EQ(json::parse(two.out).at("problems").size(), 1u);
+}
+
+TEST_F(MultiRepo, VerifyOfALabelChecksTheRepositoriesThatHoldIt) {
+  const std::string label = backup_->at("repositories")[2].at("backup").at("label");
+  const auto r = Dbmedic({"--output", "json", "verify", label});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const json repos = json::parse(r.out).at("repositories");
+  ASSERT_EQ(repos.size(), 3u);
+  int verified = 0;
+  for (const json& one : repos) {
+    if (one.at("verify").contains("skipped")) continue;
+    ++verified;
+    EXPECT_EQ(one.at("verify").at("backups"), json::array({label})) << one;
+  }
+  EXPECT_GE(verified, 1);
+}
+
+TEST_F(MultiRepo, VerifyOfALabelNoRepositoryHoldsIsNotFound) {
+  const auto r = Dbmedic({"verify", "19990101-000000F"});
+  EXPECT_EQ(r.exit_code, static_cast<int>(ErrorCode::kNotFound)) << r.err;
+  EXPECT_TRUE(Contains(r.err, "backup '19990101-000000F' does not exist in any repository"))
+      << r.err;
+}
+
+TEST_F(MultiRepo, VerifyNamesARepositoryThatCannotBeReached) {
+  const std::string dead = fmt::format("http://127.0.0.1:{}", FreePort());
+  const fs::path config = WriteConfig("verify-dead", Posix(*repo1_), {S3("/third", dead)});
+  const auto r = Dbmedic({"verify"}, config);
+  EXPECT_EQ(r.exit_code, static_cast<int>(ErrorCode::kNetwork)) << r.err;
+  EXPECT_TRUE(Contains(r.err, fmt::format("ERROR: repository 2 (s3://{}/third at {})",
+                                          s3_->bucket(), dead)))
+      << r.err;
+  EXPECT_TRUE(Contains(r.out, "no problem")) << r.out;
+}
+
 TEST_F(MultiRepo, CheckReportsEveryRepository) {
   const auto r = Dbmedic({"--output", "json", "check"});
   ASSERT_EQ(r.exit_code, 0) << r.err;
