@@ -62,8 +62,14 @@ void TxnState::MarkWritten(const RelFileNode& rel, bool table_data) {
   wrote_table_data = wrote_table_data || table_data;
 }
 
-bool TxnState::empty() const {
-  return rows.empty() && created.empty() && written.empty() && dropped_databases.empty();
+void TxnState::Touch(const RelFileNode& rel, bool table_data) {
+  for (auto& [file, data] : touched) {
+    if (file == rel) {
+      data = data || table_data;
+      return;
+    }
+  }
+  touched.emplace_back(rel, table_data);
 }
 
 void TxnState::Merge(TxnState&& other) {
@@ -83,9 +89,9 @@ void TxnState::Merge(TxnState&& other) {
 }
 
 TxnState& RunScanner::State(TransactionId xid, Lsn lsn) {
-  auto [it, inserted] = open_.try_emplace(xid);
-  if (inserted) it->second.first_lsn = lsn;
-  return it->second;
+  TxnState& state = open_[xid];
+  if (state.first_lsn == TxnState::kNoLsn) state.first_lsn = lsn;  // Touch() leaves it unset
+  return state;
 }
 
 void RunScanner::OnRecord(const pg::WalRecord& record) {
@@ -131,6 +137,7 @@ void RunScanner::OnRecord(const pg::WalRecord& record) {
   // Data written into a file created by the same transaction means a rewrite (VACUUM FULL,
   // CLUSTER, ALTER TABLE), not a TRUNCATE.
   if (record.xid != 0 && !record.blocks.empty()) {
+    if (track_touched_) Touch(record);
     auto it = open_.find(record.xid);
     if (it == open_.end() || it->second.created.empty()) return;
     TxnState& state = it->second;
@@ -141,29 +148,11 @@ void RunScanner::OnRecord(const pg::WalRecord& record) {
   }
 }
 
-std::unordered_set<TransactionId> IncidentJoiner::CarriedCreators() const {
-  std::unordered_set<TransactionId> creators;
-  for (const auto& [xid, state] : carried_) {
-    if (!state.created.empty()) creators.insert(xid);
-  }
-  return creators;
-}
-
-void IncidentJoiner::OnRereadRecord(const pg::WalRecord& record,
-                                    const std::unordered_set<TransactionId>& creators) {
-  if (record.xid == 0 || !creators.contains(record.xid)) return;
-  if (pg::DecodeXact(record)) return;
-  TxnState& seen = reread_[record.xid];
-  if (auto create = pg::DecodeSmgrCreate(record)) {
-    if (!seen.Created(create->rel)) seen.created.push_back(create->rel);
-  }
-  const TxnState& before = carried_.at(record.xid);
+void RunScanner::Touch(const pg::WalRecord& record) {
+  // Not State(): first_lsn is the first record that gave the transaction state with one reader.
+  TxnState& state = open_[record.xid];
   const bool heap = IsHeap(record);
-  for (const auto& block : record.blocks) {
-    if (before.Created(block.rnode) || seen.Created(block.rnode)) {
-      seen.MarkWritten(block.rnode, heap || block.block > 0);
-    }
-  }
+  for (const auto& block : record.blocks) state.Touch(block.rnode, heap || block.block > 0);
 }
 
 TxnState IncidentJoiner::Continue(TransactionId xid, TxnState&& local) {
@@ -172,11 +161,13 @@ TxnState IncidentJoiner::Continue(TransactionId xid, TxnState&& local) {
     state = std::move(it->second);
     carried_.erase(it);
   }
-  state.Merge(std::move(local));
-  if (auto it = reread_.find(xid); it != reread_.end()) {
-    for (const RelFileNode& rel : it->second.written) state.MarkWritten(rel, false);
-    state.wrote_table_data = state.wrote_table_data || it->second.wrote_table_data;
+  // Writes of this run into files created in earlier runs; files created in this run were
+  // resolved by the run itself, in record order.
+  for (const auto& [rel, table_data] : local.touched) {
+    if (state.Created(rel)) state.MarkWritten(rel, table_data);
   }
+  local.touched.clear();
+  state.Merge(std::move(local));
   return state;
 }
 
@@ -185,7 +176,6 @@ void IncidentJoiner::Carry(OpenTransactions&& open) {
     TxnState state = Continue(xid, std::move(local));
     carried_.insert_or_assign(xid, std::move(state));
   }
-  reread_.clear();
 }
 
 void IncidentJoiner::OnXactEnd(XactEnd&& end) {

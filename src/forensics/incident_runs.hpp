@@ -44,11 +44,15 @@ struct TxnState {
   std::vector<pg::RelFileNode> written;
   bool wrote_table_data = false;
   std::vector<pg::Oid> dropped_databases;
+  // Runs after the first only: every file the transaction wrote blocks into in this run (and
+  // whether as table data). An earlier run may have seen the transaction create one of them
+  // (TRUNCATE then reload: a rewrite, not a TRUNCATE); the join resolves them.
+  std::vector<std::pair<pg::RelFileNode, bool>> touched;
 
   RowCounts& Rows(const pg::RelFileNode& rel);
   bool Created(const pg::RelFileNode& rel) const;
   void MarkWritten(const pg::RelFileNode& rel, bool table_data);
-  bool empty() const;
+  void Touch(const pg::RelFileNode& rel, bool table_data);
   // Folds `other` (a later stretch of the same transaction, or a subtransaction) into this one.
   void Merge(TxnState&& other);
 };
@@ -70,7 +74,9 @@ using OpenTransactions = std::unordered_map<pg::TransactionId, TxnState>;
 
 class RunScanner {
  public:
-  explicit RunScanner(std::function<void(XactEnd&&)> sink) : sink_(std::move(sink)) {}
+  // `track_touched`: for a run that does not start where the scan starts (TxnState::touched).
+  RunScanner(std::function<void(XactEnd&&)> sink, bool track_touched)
+      : sink_(std::move(sink)), track_touched_(track_touched) {}
 
   // Throws Error(kCorrupt) when a record's payload cannot be decoded.
   void OnRecord(const pg::WalRecord& record);
@@ -80,7 +86,10 @@ class RunScanner {
  private:
   TxnState& State(pg::TransactionId xid, pg::Lsn lsn);
 
+  void Touch(const pg::WalRecord& record);
+
   std::function<void(XactEnd&&)> sink_;
+  bool track_touched_;
   OpenTransactions open_;
 };
 
@@ -93,14 +102,6 @@ class IncidentJoiner {
   void OnXactEnd(XactEnd&& end);
   // Transactions a run left open: later runs continue them.
   void Carry(OpenTransactions&& open);
-
-  // Transactions carried from earlier runs that created files: a later run could not tell that
-  // their writes went into files they created (no TRUNCATE then), so the joiner re-reads that
-  // run for them (rare: such a transaction must span a run boundary).
-  std::unordered_set<pg::TransactionId> CarriedCreators() const;
-  // Feeds one re-read record of the run about to be joined (see CarriedCreators).
-  void OnRereadRecord(const pg::WalRecord& record,
-                      const std::unordered_set<pg::TransactionId>& creators);
 
   // Ends the scan: later_commits of each incident become the commits after it.
   void Finish();
@@ -117,9 +118,6 @@ class IncidentJoiner {
   const IncidentOptions& options_;
   IncidentReport& report_;
   OpenTransactions carried_;
-  // From a re-read of the current run: files created there by carried creators, and writes
-  // into their created files.
-  std::unordered_map<pg::TransactionId, TxnState> reread_;
 };
 
 }  // namespace dbmedic::forensics

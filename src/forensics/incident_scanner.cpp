@@ -75,20 +75,6 @@ struct RunResult {
   OpenTransactions open;
 };
 
-// Re-reads run `k` for the transactions carried into it that created files (see
-// IncidentJoiner::CarriedCreators). Damage ends the re-read where it ended the run.
-void Reread(WalRunScan& scan, std::size_t k, IncidentJoiner& joiner) {
-  const std::unordered_set<pg::TransactionId> creators = joiner.CarriedCreators();
-  if (creators.empty()) return;
-  scan.Reread(k, [&](pg::WalReader& reader) {
-    try {
-      while (const pg::WalRecord* record = reader.Next()) joiner.OnRereadRecord(*record, creators);
-    } catch (const Error& e) {
-      if (!IsDamage(e)) throw;
-    }
-  });
-}
-
 }  // namespace
 
 IncidentReport FindIncidents(pg::WalReader& reader, const pg::RelationCatalog* catalog,
@@ -96,7 +82,7 @@ IncidentReport FindIncidents(pg::WalReader& reader, const pg::RelationCatalog* c
   IncidentReport report;
   report.catalog_used = catalog != nullptr && !catalog->empty();
   IncidentJoiner joiner(report.catalog_used ? catalog : nullptr, options, report);
-  RunScanner scanner([&](XactEnd&& end) { joiner.OnXactEnd(std::move(end)); });
+  RunScanner scanner([&](XactEnd&& end) { joiner.OnXactEnd(std::move(end)); }, false);
   AddOutcome(report, ReadRecords(reader, scanner));
   report.segments = reader.segments_read();
   joiner.Finish();
@@ -116,14 +102,13 @@ IncidentReport FindIncidentsInParallel(const WalSourceFactory& make_source,
   scan.Run(
       [&](std::size_t k, pg::WalReader& reader) {
         RunResult run;
-        RunScanner scanner([&](XactEnd&& end) { run.ends.push_back(std::move(end)); });
+        RunScanner scanner([&](XactEnd&& end) { run.ends.push_back(std::move(end)); }, k > 0);
         run.outcome = ReadRecords(reader, scanner);
         run.open = scanner.TakeOpen();
         results[k] = std::move(run);
       },
       [&](std::size_t k) {
         RunResult& run = *results[k];
-        Reread(scan, k, joiner);
         for (XactEnd& end : run.ends) joiner.OnXactEnd(std::move(end));
         joiner.Carry(std::move(run.open));
         AddOutcome(report, run.outcome);

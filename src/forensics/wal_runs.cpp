@@ -113,11 +113,4 @@ void WalRunScan::Run(const std::function<void(std::size_t run, pg::WalReader& re
   finish();
 }
 
-void WalRunScan::Reread(std::size_t run,
-                        const std::function<void(pg::WalReader& reader)>& read) {
-  if (!reread_source_) reread_source_ = make_source_();
-  pg::WalReader reader(*reread_source_, runs_.at(run));
-  read(reader);
-}
-
 }  // namespace dbmedic::forensics

@@ -34,14 +34,9 @@ class WalRunScan {
   void Run(const std::function<void(std::size_t run, pg::WalReader& reader)>& scan,
            const std::function<bool(std::size_t run)>& merge);
 
-  // Reads run `run` again on the calling thread (from `merge`, for the rare case a run's result
-  // needs what only earlier runs knew). Uses a source of its own.
-  void Reread(std::size_t run, const std::function<void(pg::WalReader& reader)>& read);
-
  private:
   WalSourceFactory make_source_;
   std::unique_ptr<pg::WalSource> first_source_;
-  std::unique_ptr<pg::WalSource> reread_source_;
   std::uint64_t segment_size_ = 0;
   int jobs_ = 1;
   std::vector<pg::WalReaderOptions> runs_;
