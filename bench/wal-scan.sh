@@ -9,7 +9,8 @@
 #   pg_waldump --stats        (pg_waldump decoding and CRC checks, no per-record output)
 #   pg_waldump > /dev/null    (what a user runs to look for a DROP by eye)
 #   dbmedic wal-scan          (decode + CRC + per-rmgr statistics)
-#   dbmedic incidents         (decode + CRC + incident detection)
+#   dbmedic incidents         (decode + CRC + incident detection, one reader per core)
+#   dbmedic incidents --jobs 1 (the same with one reader)
 # and the peak RSS of each. Prints a Markdown table for bench/RESULTS.md.
 # The binary should be a Release build: cmake -B build-release -DCMAKE_BUILD_TYPE=Release.
 set -euo pipefail
@@ -117,16 +118,18 @@ run waldump_stats "$bin/pg_waldump" --stats -p "$work/wal" -s "$start" -e "$end"
 run waldump_full "$bin/pg_waldump" -p "$work/wal" -s "$start" -e "$end"
 run wal_scan "$binary" wal-scan --wal-dir "$work/wal" --start "$start" --end "$end"
 run incidents "$binary" incidents --wal-dir "$work/wal"
+run incidents_one "$binary" incidents --wal-dir "$work/wal" --jobs 1
 
 rate() { python3 -c "print(f'{$scanned_mb / max($1, 0.001):.0f}')"; }
 ratio() { python3 -c "print(f'{$1 / max($2, 0.001):.1f}x')"; }
 cat <<TABLE
 WAL: $scanned_mb MB (pgbench scale $scale load + TPC-B updates), $segments segment files, warm cache, median of $runs runs.
 
-| Tool | Command | Time (s) | MB/s | Peak RSS (MB) | dbmedic wal-scan speed-up |
-|---|---|---|---|---|---|
-| pg_waldump | \`--stats\` | ${secs[waldump_stats]} | $(rate ${secs[waldump_stats]}) | $((mem[waldump_stats] / 1024)) | $(ratio ${secs[waldump_stats]} ${secs[wal_scan]}) |
-| pg_waldump | full listing to /dev/null | ${secs[waldump_full]} | $(rate ${secs[waldump_full]}) | $((mem[waldump_full] / 1024)) | $(ratio ${secs[waldump_full]} ${secs[wal_scan]}) |
-| dbmedic | \`wal-scan\` (CRC on) | ${secs[wal_scan]} | $(rate ${secs[wal_scan]}) | $((mem[wal_scan] / 1024)) | 1.0x |
-| dbmedic | \`incidents\` (CRC on) | ${secs[incidents]} | $(rate ${secs[incidents]}) | $((mem[incidents] / 1024)) | |
+| Tool | Command | Time (s) | MB/s | Peak RSS (MB) | dbmedic wal-scan speed-up | dbmedic incidents speed-up |
+|---|---|---|---|---|---|---|
+| pg_waldump | \`--stats\` | ${secs[waldump_stats]} | $(rate ${secs[waldump_stats]}) | $((mem[waldump_stats] / 1024)) | $(ratio ${secs[waldump_stats]} ${secs[wal_scan]}) | $(ratio ${secs[waldump_stats]} ${secs[incidents]}) |
+| pg_waldump | full listing to /dev/null | ${secs[waldump_full]} | $(rate ${secs[waldump_full]}) | $((mem[waldump_full] / 1024)) | $(ratio ${secs[waldump_full]} ${secs[wal_scan]}) | $(ratio ${secs[waldump_full]} ${secs[incidents]}) |
+| dbmedic | \`wal-scan\` (CRC on) | ${secs[wal_scan]} | $(rate ${secs[wal_scan]}) | $((mem[wal_scan] / 1024)) | 1.0x | |
+| dbmedic | \`incidents\` (CRC on, one reader per core) | ${secs[incidents]} | $(rate ${secs[incidents]}) | $((mem[incidents] / 1024)) | | 1.0x |
+| dbmedic | \`incidents --jobs 1\` (one reader) | ${secs[incidents_one]} | $(rate ${secs[incidents_one]}) | $((mem[incidents_one] / 1024)) | | |
 TABLE

@@ -145,6 +145,7 @@ void Setup(CLI::App& root, Context& ctx) {
   AddConfigOption(cmd, ctx, "forensics.catalog");
   AddConfigOption(cmd, ctx, "forensics.min_rows");
   AddConfigOption(cmd, ctx, "forensics.min_percent");
+  AddConfigOption(cmd, ctx, "forensics.jobs");
   cmd->add_option("--since", args->since, "Only transactions committed at or after this time "
                                           "(UTC unless an offset is given)");
   cmd->add_option("--until", args->until, "Only transactions committed at or before this time");

@@ -11,6 +11,7 @@
 #include "pg/wal_reader.hpp"
 #include "pg/wal_source.hpp"
 #include "repo/cluster.hpp"
+#include "repo/parallel.hpp"
 #include "wal/archive.hpp"
 #include "wal/archive_wal_source.hpp"
 
@@ -72,16 +73,27 @@ IncidentScan ScanForIncidents(Context& ctx, const forensics::IncidentOptions& op
     reader_options.system_identifier = std::stoull(repository->info().system_identifier);
   }
   std::optional<wal::WalArchive> archive;
-  std::unique_ptr<pg::WalSource> source;
-  if (from_dir) {
-    source = std::make_unique<pg::DirectoryWalSource>(config.Path("forensics.wal_dir"), timeline);
+  if (!from_dir) archive.emplace(*repository, repository->info().codec);
+  // One source per reader: a source holds the reader's segment buffer (and, for the archive,
+  // the segment being prefetched).
+  auto make_source = [&]() -> std::unique_ptr<pg::WalSource> {
+    if (from_dir) {
+      return std::make_unique<pg::DirectoryWalSource>(config.Path("forensics.wal_dir"), timeline);
+    }
+    return std::make_unique<wal::ArchiveWalSource>(*archive, timeline);
+  };
+  const pg::RelationCatalog* named = catalog.empty() ? nullptr : &catalog;
+  const int jobs = repo::EffectiveJobs(static_cast<int>(config.Int("forensics.jobs")));
+  if (jobs == 1) {
+    std::unique_ptr<pg::WalSource> source = make_source();
+    scan.source = source->Describe();
+    pg::WalReader reader(*source, reader_options);
+    scan.report = forensics::FindIncidents(reader, named, options);
   } else {
-    archive.emplace(*repository, repository->info().codec);
-    source = std::make_unique<wal::ArchiveWalSource>(*archive, timeline);
+    scan.source = make_source()->Describe();
+    scan.report =
+        forensics::FindIncidentsInParallel(make_source, reader_options, named, options, jobs);
   }
-  scan.source = source->Describe();
-  pg::WalReader reader(*source, reader_options);
-  scan.report = forensics::FindIncidents(reader, catalog.empty() ? nullptr : &catalog, options);
   return scan;
 }
 

@@ -149,6 +149,10 @@ constexpr OptionSpec kOptions[] = {
      "`incidents` and `restore --before-incident` also read the running cluster's catalog "
      "(not stored), so a DROP or TRUNCATE newer than the last stored snapshot is confirmed.",
      {}, false, "--live-snapshot"},
+    {"forensics.jobs", T::kInt, "0",
+     "WAL readers `incidents` (and `restore --before-incident`, `undo`) run at once, each on "
+     "its own run of segments (0 = number of cores; 1 = one reader).", "0..64", false,
+     "--jobs"},
     {"forensics.capture_interval", T::kDuration, "5m",
      "How often `wal stream` and the monitor agent (when repository.path is set) add a relation "
      "catalog snapshot to the repository (every backup adds one too). 0 turns the periodic "

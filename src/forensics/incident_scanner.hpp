@@ -17,6 +17,7 @@
 #include <string>
 
 #include "forensics/incident.hpp"
+#include "forensics/wal_runs.hpp"
 #include "pg/relation_catalog.hpp"
 #include "pg/wal_reader.hpp"
 
@@ -37,6 +38,15 @@ inline constexpr double kMinRowsForPercent = 100;
 // Errors other than damaged WAL (I/O) are thrown. `catalog` may be null (relations unnamed).
 IncidentReport FindIncidents(pg::WalReader& reader, const pg::RelationCatalog* catalog,
                              const IncidentOptions& options);
+
+// The same report read by `jobs` readers at once, each over its own source from `make_source`
+// (runs of segments, wal_runs.hpp): identical to FindIncidents over one reader with
+// `reader_options`, also when a transaction's records span runs, and ending where one reader
+// would stop on damaged WAL. `segments` counts the segments holding the records read.
+IncidentReport FindIncidentsInParallel(const WalSourceFactory& make_source,
+                                       const pg::WalReaderOptions& reader_options,
+                                       const pg::RelationCatalog* catalog,
+                                       const IncidentOptions& options, int jobs);
 
 // Parses "2026-11-29T12:34:56Z", "2026-11-29 12:34:56.5+00", "2026-11-29" (UTC when no zone is
 // given) into a TimestampTz. Throws Error(kUsage) naming the text.

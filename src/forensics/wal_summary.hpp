@@ -9,6 +9,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "forensics/wal_runs.hpp"
 #include "pg/wal_reader.hpp"
 
 namespace dbmedic::forensics {
@@ -41,9 +42,8 @@ WalSummary SummarizeWal(pg::WalReader& reader,
 // counted there, also when it continues into the next). Runs are merged in LSN order; a run that
 // stops early (end of WAL, a gap, damage) ends the summary there, exactly as one reader would.
 // `segments` counts the segments holding the records read.
-WalSummary SummarizeWalInParallel(
-    const std::function<std::unique_ptr<pg::WalSource>()>& make_source,
-    const pg::WalReaderOptions& options, int jobs);
+WalSummary SummarizeWalInParallel(const WalSourceFactory& make_source,
+                                  const pg::WalReaderOptions& options, int jobs);
 
 nlohmann::json ToJson(const WalSummary& summary);
 

@@ -1,0 +1,123 @@
+// The two halves of the incident finder (internal to forensics, used by incident_scanner.cpp):
+// RunScanner reads records of one stretch of WAL and keeps, per open transaction, what matters
+// for incidents; IncidentJoiner receives the transaction ends in LSN order, joins them with what
+// earlier stretches saw the same transactions do, and decides the incidents. One reader feeds
+// one joiner directly; parallel readers (wal_runs.hpp) feed it run after run, so the result is
+// the same whatever the number of readers.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <unordered_map>
+#include <unordered_set>
+#include <utility>
+#include <vector>
+
+#include "forensics/incident.hpp"
+#include "forensics/incident_scanner.hpp"
+#include "pg/relation_catalog.hpp"
+#include "pg/wal_record.hpp"
+
+namespace dbmedic::forensics {
+
+struct RowCounts {
+  std::uint64_t deletes = 0;
+  std::uint64_t updates = 0;
+};
+
+struct RelRows {
+  pg::RelFileNode rel;
+  RowCounts counts;
+};
+
+// What one transaction (or subtransaction) did, as far as incidents are concerned. Vectors, not
+// hash maps: a transaction touches few relations, and a run keeps one of these per commit it
+// has to hand on, so their size is what bounds a parallel scan's memory.
+struct TxnState {
+  static constexpr pg::Lsn kNoLsn{UINT64_MAX};
+  pg::Lsn first_lsn = kNoLsn;    // first record that gave the transaction state
+  std::vector<RelRows> rows;     // in the order the transaction first touched them
+  std::vector<pg::RelFileNode> created;  // smgr CREATE in this transaction
+  // Created files that received data in this transaction, and whether that looked like table
+  // data (a heap record, or any block past 0: an empty index only writes its metapage).
+  std::vector<pg::RelFileNode> written;
+  bool wrote_table_data = false;
+  std::vector<pg::Oid> dropped_databases;
+  // Runs after the first only: every file the transaction wrote blocks into in this run (and
+  // whether as table data). An earlier run may have seen the transaction create one of them
+  // (TRUNCATE then reload: a rewrite, not a TRUNCATE); the join resolves them.
+  std::vector<std::pair<pg::RelFileNode, bool>> touched;
+
+  RowCounts& Rows(const pg::RelFileNode& rel);
+  bool Created(const pg::RelFileNode& rel) const;
+  void MarkWritten(const pg::RelFileNode& rel, bool table_data);
+  void Touch(const pg::RelFileNode& rel, bool table_data);
+  // Folds `other` (a later stretch of the same transaction, or a subtransaction) into this one.
+  void Merge(TxnState&& other);
+};
+
+// A commit or abort seen by a run, with the run's state of the transaction and each of its
+// subtransactions (in that order; absent ones left out).
+struct XactEnd {
+  bool commit = true;
+  pg::TransactionId xid = 0;
+  std::int64_t time = 0;
+  pg::Oid db = 0;
+  pg::Lsn lsn;
+  std::vector<pg::TransactionId> subxacts;
+  std::vector<pg::RelFileNode> dropped_files;
+  std::vector<std::pair<pg::TransactionId, TxnState>> states;
+};
+
+using OpenTransactions = std::unordered_map<pg::TransactionId, TxnState>;
+
+class RunScanner {
+ public:
+  // `track_touched`: for a run that does not start where the scan starts (TxnState::touched).
+  RunScanner(std::function<void(XactEnd&&)> sink, bool track_touched)
+      : sink_(std::move(sink)), track_touched_(track_touched) {}
+
+  // Throws Error(kCorrupt) when a record's payload cannot be decoded.
+  void OnRecord(const pg::WalRecord& record);
+  // Transactions still open where the run ended.
+  OpenTransactions TakeOpen() { return std::move(open_); }
+
+ private:
+  TxnState& State(pg::TransactionId xid, pg::Lsn lsn);
+
+  void Touch(const pg::WalRecord& record);
+
+  std::function<void(XactEnd&&)> sink_;
+  bool track_touched_;
+  OpenTransactions open_;
+};
+
+class IncidentJoiner {
+ public:
+  IncidentJoiner(const pg::RelationCatalog* catalog, const IncidentOptions& options,
+                 IncidentReport& report)
+      : catalog_(catalog), options_(options), report_(report) {}
+
+  void OnXactEnd(XactEnd&& end);
+  // Transactions a run left open: later runs continue them.
+  void Carry(OpenTransactions&& open);
+
+  // Ends the scan: later_commits of each incident become the commits after it.
+  void Finish();
+
+ private:
+  TxnState Continue(pg::TransactionId xid, TxnState&& local);
+  void Decide(const XactEnd& end, const TxnState& state);
+  void AddDroppedFiles(const XactEnd& end, const TxnState& state, Incident& incident) const;
+  void AddRowChanges(const TxnState& state, pg::Lsn lsn, Incident& incident) const;
+  AffectedRelation Describe(const pg::RelFileNode& file, pg::Lsn lsn) const;
+  bool Keep(Incident& incident) const;
+
+  const pg::RelationCatalog* catalog_;
+  const IncidentOptions& options_;
+  IncidentReport& report_;
+  OpenTransactions carried_;
+};
+
+}  // namespace dbmedic::forensics
