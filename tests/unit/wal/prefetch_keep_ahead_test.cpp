@@ -15,6 +15,7 @@
 #include "repo/repository.hpp"
 #include "storage/fault_storage.hpp"
 #include "storage/memory_storage.hpp"
+#include "fake_segment.hpp"
 #include "wal/archive.hpp"
 #include "wal/prefetch.hpp"
 
@@ -27,16 +28,7 @@ constexpr int kFirst = 3, kLast = 10;  // segments 3..10 are archived
 
 std::string Segment(int segno) { return pg::WalSegmentName(1, static_cast<std::uint64_t>(segno)); }
 
-std::string FakeContent(unsigned seed) {
-  std::string s(64 * 1024, '\0');
-  std::mt19937 rng(seed);
-  for (std::size_t i = 40; i < s.size(); i += 4) s[i] = static_cast<char>(rng() % 7);
-  const std::uint16_t magic = 0xD110, info = 0x0002;
-  std::memcpy(s.data(), &magic, 2);
-  std::memcpy(s.data() + 2, &info, 2);
-  std::memcpy(s.data() + 24, &kSysid, 8);
-  return s;
-}
+std::string FakeContent(unsigned seed) { return testing::FakeSegment(kSysid, seed); }
 
 class PrefetchKeepAheadTest : public ::testing::Test {
  protected:

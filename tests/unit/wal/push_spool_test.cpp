@@ -14,6 +14,7 @@
 #include "repo/repository.hpp"
 #include "storage/fault_storage.hpp"
 #include "storage/memory_storage.hpp"
+#include "fake_segment.hpp"
 #include "wal/archive.hpp"
 #include "wal/push_spool.hpp"
 
@@ -24,16 +25,7 @@ namespace fs = std::filesystem;
 constexpr std::uint64_t kSysid = 7311234567890123456ULL;
 constexpr std::size_t kSegBytes = 64 * 1024;
 
-std::string FakeSegment(unsigned seed) {
-  std::string s(kSegBytes, '\0');
-  std::mt19937 rng(seed);
-  for (std::size_t i = 40; i < s.size(); i += 4) s[i] = static_cast<char>(rng() % 7);
-  const std::uint16_t magic = 0xD110, info = 0x0002;
-  std::memcpy(s.data(), &magic, 2);
-  std::memcpy(s.data() + 2, &info, 2);
-  std::memcpy(s.data() + 24, &kSysid, 8);
-  return s;
-}
+std::string FakeSegment(unsigned seed) { return testing::FakeSegment(kSysid, seed, kSegBytes); }
 
 class PushSpoolTest : public ::testing::Test {
  protected:

@@ -11,6 +11,7 @@
 #include "core/fs.hpp"
 #include "repo/repository.hpp"
 #include "storage/memory_storage.hpp"
+#include "fake_segment.hpp"
 #include "wal/archive.hpp"
 #include "wal/archive_catalog.hpp"
 
@@ -19,17 +20,7 @@ namespace {
 
 constexpr std::uint64_t kSysid = 7311234567890123456ULL;
 
-// A fake segment: a PostgreSQL 15 long page header naming `sysid`, then pseudo-random bytes.
-std::string FakeSegment(std::uint64_t sysid, unsigned seed, std::size_t size = 64 * 1024) {
-  std::string s(size, '\0');
-  std::mt19937 rng(seed);
-  for (std::size_t i = 40; i < size; i += 4) s[i] = static_cast<char>(rng() % 7);
-  const std::uint16_t magic = 0xD110, info = 0x0002;
-  std::memcpy(s.data(), &magic, 2);
-  std::memcpy(s.data() + 2, &info, 2);
-  std::memcpy(s.data() + 24, &sysid, 8);
-  return s;
-}
+using testing::FakeSegment;
 
 class WalArchiveTest : public ::testing::Test {
  protected:
