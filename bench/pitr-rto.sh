@@ -9,38 +9,20 @@ set -euo pipefail
 work=${1:?usage: bench/pitr-rto.sh WORK_DIR [ROUNDS] [DBMEDIC_BINARY]}
 rounds=${2:-1}
 pgbin=/usr/lib/postgresql/15/bin
+# shellcheck source=lib/rto.sh
+source "$(cd "$(dirname "$0")" && pwd)/lib/rto.sh"
 as_pg() { runuser -u postgres -- "$@"; }
 [[ -d $work/repo && -f $work/pgbackrest.conf ]] || { echo "$work is not a kept bench/pitr.sh work directory" >&2; exit 1; }
 dbmedic=$work/dbmedic
 if [[ -n ${3:-} ]]; then cp "$3" "$work/dbmedic-rto"; chmod 0755 "$work/dbmedic-rto"; dbmedic=$work/dbmedic-rto; fi
 stop() { [[ -f $1/postmaster.pid ]] && as_pg "$pgbin/pg_ctl" -D "$1" -m immediate stop >/dev/null 2>&1 || true; }
 trap 'stop "$work/restore-dbmedic"; stop "$work/restore-pgbackrest"' EXIT
-now() { date +%s%N; }
 dm=(); br=()
 for round in $(seq "$rounds"); do
   for d in restore-dbmedic restore-pgbackrest; do stop "$work/$d"; rm -rf "${work:?}/$d"; done
-  sync; echo 3 > /proc/sys/vm/drop_caches
-  t0=$(now)
-  "$dbmedic" restore --repo "$work/repo" --target-dir "$work/restore-dbmedic" --start \
-    --pg-os-user postgres --output json > "$work/dbmedic-restore.json"
-  t1=$(now); dm+=($(( (t1 - t0) / 1000000 )))
+  dm+=("$(rto_dbmedic "$work" "$dbmedic")")
   stop "$work/restore-dbmedic"
-
-  sync; echo 3 > /proc/sys/vm/drop_caches
-  port2=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-  mkdir -p "$work/restore-pgbackrest" "$work/sock2"; chmod 0700 "$work/restore-pgbackrest"
-  chown postgres: "$work/restore-pgbackrest" "$work/sock2"
-  t0=$(now)
-  as_pg pgbackrest --config="$work/pgbackrest.conf" --stanza=bench --pg1-path="$work/restore-pgbackrest" \
-    --type=default restore >/dev/null
-  cat >> "$work/restore-pgbackrest/postgresql.auto.conf" <<CONF
-port = $port2
-unix_socket_directories = '$work/sock2'
-archive_mode = off
-CONF
-  as_pg "$pgbin/pg_ctl" -D "$work/restore-pgbackrest" -l "$work/restore-pgbackrest.log" -w -t 3600 start >/dev/null
-  until [[ $(as_pg "$pgbin/psql" -h "$work/sock2" -p "$port2" -Atc "SELECT pg_is_in_recovery()" postgres 2>/dev/null) == f ]]; do sleep 0.05; done
-  t1=$(now); br+=($(( (t1 - t0) / 1000000 )))
+  br+=("$(rto_pgbackrest "$work")")
   stop "$work/restore-pgbackrest"
   echo "round $round: dbmedic ${dm[-1]} ms, pgbackrest ${br[-1]} ms, load $(cut -d' ' -f1 /proc/loadavg)" >&2
 done

@@ -22,6 +22,8 @@ segments=${2:-20}
 push_prefix=()
 [[ -n ${PUSH_CHRT:-} ]] && push_prefix=(chrt -f "$PUSH_CHRT")
 here=$(cd "$(dirname "$0")" && pwd)
+# shellcheck source=lib/rto.sh
+source "$here/lib/rto.sh"
 dbmedic_built=${DBMEDIC:-$here/../build-pitr/dbmedic}
 pgbin=/usr/lib/postgresql/15/bin
 [[ -x $dbmedic_built ]] || { echo "no dbmedic binary at $dbmedic_built (set DBMEDIC=...)" >&2; exit 1; }
@@ -168,31 +170,10 @@ until [[ -n $(ls "$work/repo/archive/"*/*/ 2>/dev/null | grep "^$last-") ]] &&
       pgbr archive-get "$last" "$work/spool/check" >/dev/null 2>&1; do sleep 0.5; done
 as_pg "$pgbin/pg_ctl" -D "$work/data" -m fast -w stop >/dev/null
 
-sync; echo 3 > /proc/sys/vm/drop_caches
-t0=$(date +%s%N)
-"$dbmedic" restore --repo "$work/repo" --target-dir "$work/restore-dbmedic" --start \
-  --pg-os-user postgres --output json > "$work/dbmedic-restore.json"
-t1=$(date +%s%N)
-rto_dbm=$(( (t1 - t0) / 1000000 ))
+rto_dbm=$(rto_dbmedic "$work" "$dbmedic")
 echo "dbmedic RTO ${rto_dbm} ms: $(tr -d "\n" < "$work/dbmedic-restore.json")" >&2
 as_pg "$pgbin/pg_ctl" -D "$work/restore-dbmedic" -m immediate stop >/dev/null
-
-sync; echo 3 > /proc/sys/vm/drop_caches
-port2=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-mkdir -p "$work/restore-pgbackrest" "$work/sock2"; chmod 0700 "$work/restore-pgbackrest"
-chown postgres: "$work/restore-pgbackrest" "$work/sock2"
-t0=$(date +%s%N)
-as_pg pgbackrest --config="$work/pgbackrest.conf" --stanza=bench --pg1-path="$work/restore-pgbackrest" \
-  --type=default restore >/dev/null
-cat >> "$work/restore-pgbackrest/postgresql.auto.conf" <<CONF
-port = $port2
-unix_socket_directories = '$work/sock2'
-archive_mode = off
-CONF
-as_pg "$pgbin/pg_ctl" -D "$work/restore-pgbackrest" -l "$work/restore-pgbackrest.log" -w -t 3600 start >/dev/null
-until [[ $(as_pg "$pgbin/psql" -h "$work/sock2" -p "$port2" -Atc "SELECT pg_is_in_recovery()" postgres 2>/dev/null) == f ]]; do sleep 0.05; done
-t1=$(date +%s%N)
-rto_pgbr=$(( (t1 - t0) / 1000000 ))
+rto_pgbr=$(rto_pgbackrest "$work")
 
 push_report
 cat <<OUT
