@@ -123,9 +123,9 @@ Result Connection::ExecParams(std::string_view sql,
 }
 
 Result Connection::ExecPrepared(std::string_view sql) {
-  std::string text(sql);
-  auto it = prepared_.find(text);
+  auto it = prepared_.find(sql);
   if (it == prepared_.end()) {
+    std::string text(sql);
     std::string name = fmt::format("dbmedic_{}", prepared_.size() + 1);
     Check(raw(), PQprepare(raw(), name.c_str(), text.c_str(), 0, nullptr), sql);
     it = prepared_.emplace(std::move(text), std::move(name)).first;

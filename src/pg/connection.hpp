@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -70,7 +71,12 @@ class Connection {
   };
   explicit Connection(pg_conn* conn);
   std::unique_ptr<pg_conn, Deleter> conn_;
-  std::unordered_map<std::string, std::string> prepared_;  // SQL -> statement name
+  // SQL -> statement name; looked up by string_view without copying the SQL on every run.
+  struct SqlHash {
+    using is_transparent = void;
+    std::size_t operator()(std::string_view sql) const { return std::hash<std::string_view>{}(sql); }
+  };
+  std::unordered_map<std::string, std::string, SqlHash, std::equal_to<>> prepared_;
 };
 
 // Quotes an identifier / literal for SQL text (uses libpq's escaping rules).
