@@ -84,9 +84,9 @@ void RunStream(Context& ctx, const WalArgs& args) {
 // --wal-filter as WalArchive::Get's rewrite: undo's side cluster skips the changes to relations
 // it does not read (wal/wal_filter.hpp). Loaded once per process.
 // What was skipped is appended to "skipped" beside the filter (rescue/undo.hpp reads it).
-wal::WalArchive::Rewrite FilterRewrite(const std::string& file) {
+wal::WalArchive::Rewrite FilterRewrite(const wal::WalArchive& archive, const std::string& file) {
   if (file.empty()) return {};
-  auto filter = std::make_shared<const wal::WalFilter>(wal::WalFilter::Load(file));
+  auto filter = std::make_shared<wal::ArchiveWalFilter>(archive, wal::WalFilter::Load(file));
   const std::filesystem::path stats =
       std::filesystem::path(file).parent_path() / rescue::kWalFilterStatsFile;
   return [filter, stats](std::string_view name, std::string& content) {
@@ -132,7 +132,7 @@ void RunPrefetch(Context& ctx, const WalArgs& args) {
   const int jobs =
       args.keep_ahead > 0 ? cores : std::min(cores, static_cast<int>(args.names.size()));
   wal::RunPrefetch(archive, args.spool, args.names, jobs, args.keep_ahead,
-                   std::chrono::seconds(30), FilterRewrite(args.wal_filter));
+                   std::chrono::seconds(30), FilterRewrite(archive, args.wal_filter));
 }
 
 // Synchronous push: compressed, checksummed, fsynced in the repository before exit 0.
@@ -270,7 +270,7 @@ bool GetFrom(const core::Config& config, const WalArgs& args) {
   const repo::Repository repository = repo::OpenRepository(config);
   wal::WalArchive archive(repository, repository.info().codec);
   try {
-    return archive.Get(args.name, args.dest, FilterRewrite(args.wal_filter));
+    return archive.Get(args.name, args.dest, FilterRewrite(archive, args.wal_filter));
   } catch (const Error& e) {
     throw e.WithContext(fmt::format("unable to get WAL file '{}' from repository '{}'", args.name,
                                     repository.storage().Describe("")));

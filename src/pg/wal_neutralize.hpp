@@ -9,17 +9,24 @@
 // does nothing for it, and every following record stays at its LSN, so recovery targets (time,
 // LSN, xid, name) mean what they meant.
 //
-// Only records that lie wholly inside the segment are rewritten (the CRC of a record continued in
-// the next segment covers bytes this segment does not hold); only records whose effect is limited
-// to the blocks they name (OnlyChangesItsBlocks) are candidates; anything the walker cannot verify
-// (a bad page header, a CRC mismatch, the end of the written WAL) ends the rewriting there,
-// leaving the rest of the segment as it was.
+// All or nothing per relation: once a relation's full-page images are skipped, a record of it
+// that were replayed would meet an all-zero page and PostgreSQL would stop ("WAL contains
+// references to invalid pages"). So a record that crosses a segment boundary is rewritten too:
+// the rewrite is a pure function of the whole original record, and each segment's copy gets its
+// own part of it. That needs the neighbouring segment's original bytes (WalNeighbors); without
+// them (the end of the archive) the crossing record is left as it is, which is safe only because
+// PostgreSQL cannot replay a record whose end it does not have either.
+//
+// Anything the walker cannot verify (a bad page header, a CRC mismatch, the end of the written
+// WAL) ends the rewriting there, leaving the rest of the segment as it was.
 #pragma once
 
 #include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <span>
+#include <string>
 
 #include "pg/lsn.hpp"
 #include "pg/wal_record.hpp"
@@ -28,8 +35,15 @@ namespace dbmedic::pg {
 
 struct NeutralizeResult {
   std::uint64_t records = 0;      // records walked and verified in the segment
-  std::uint64_t neutralized = 0;  // of which rewritten as XLOG_NOOP
+  std::uint64_t neutralized = 0;  // of which rewritten as XLOG_NOOP (wholly or their part here)
   std::uint64_t bytes = 0;        // their total length
+};
+
+// The original (not rewritten) content of the segments before and after the one being
+// rewritten; each returns nullptr when that segment is not available.
+struct WalNeighbors {
+  std::function<std::shared_ptr<const std::string>()> previous;
+  std::function<std::shared_ptr<const std::string>()> next;
 };
 
 // Whether redo of `record` only changes the pages named by its block references: heap, index,
@@ -41,6 +55,7 @@ bool OnlyChangesItsBlocks(const WalRecord& record);
 // wal_segment_size, otherwise nothing is done), each record for which `neutralize` returns true as
 // an XLOG_NOOP record of the same length. `neutralize` sees the decoded record (blocks included).
 NeutralizeResult NeutralizeRecords(std::span<std::byte> segment, Lsn segment_start,
-                                   const std::function<bool(const WalRecord&)>& neutralize);
+                                   const std::function<bool(const WalRecord&)>& neutralize,
+                                   const WalNeighbors& neighbors = {});
 
 }  // namespace dbmedic::pg

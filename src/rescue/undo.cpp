@@ -232,7 +232,8 @@ UndoResult Undo(const repo::Repository& repository,
       if (request.filtered_restore_command) {
         filter_dir.emplace("dbmedic-undo-filter", request.side.parent_dir);
         GiveToOsUser(filter_dir->path(), request.side.os_user);  // restore_command's user
-        side_options.restore_command = request.filtered_restore_command(*files, filter_dir->path());
+        side_options.restore_command =
+            request.filtered_restore_command(*files, filter_dir->path());
         skipped = SparseRelfilenodes(*files);
       }
     } else {
@@ -241,7 +242,22 @@ UndoResult Undo(const repo::Repository& repository,
     }
   }
   Phase(request, "restoring a side cluster to " + side_options.target.Describe());
-  ScratchCluster side(repository, load_archive(), side_options);
+  std::optional<ScratchCluster> side_cluster;
+  try {
+    side_cluster.emplace(repository, load_archive(), side_options);
+  } catch (const Error& e) {
+    // The filter is an optimisation: should replay fail with it (a case it does not foresee,
+    // e.g. a record crossing a timeline switch that touches a skipped page), replay everything.
+    if (!filter_dir || e.code() != ErrorCode::kPostgres) throw;
+    ThrowIfInterrupted(kInterruptedUndo);
+    spdlog::warn("undo: the side cluster's recovery failed with the WAL filter ({}); restoring "
+                 "it again, replaying every record",
+                 e.what());
+    filter_dir.reset();
+    side_options.restore_command = request.side.restore_command;
+    side_cluster.emplace(repository, load_archive(), side_options);
+  }
+  ScratchCluster& side = *side_cluster;
   UndoResult result;
   result.side_cluster_seconds = side.result().rto_seconds;
   result.side_bytes_skipped = side.result().restore.bytes_skipped;

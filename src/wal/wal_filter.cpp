@@ -5,6 +5,7 @@
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
+#include <spdlog/spdlog.h>
 
 #include "core/error.hpp"
 #include "core/fs.hpp"
@@ -46,7 +47,8 @@ bool WalFilter::Skips(const pg::WalBlockRef& block) const {
                             block.rnode.rel);
 }
 
-pg::NeutralizeResult WalFilter::Apply(std::string_view name, std::string& content) const {
+pg::NeutralizeResult WalFilter::Apply(std::string_view name, std::string& content,
+                                      const pg::WalNeighbors& neighbors) const {
   if (!pg::wal::IsValidSegmentSize(content.size())) return {};
   const std::optional<pg::ParsedWalName> parsed = pg::ParseWalSegmentName(name, content.size());
   if (!parsed) return {};
@@ -57,7 +59,65 @@ pg::NeutralizeResult WalFilter::Apply(std::string_view name, std::string& conten
                                                     [this](const pg::WalBlockRef& b) {
                                                       return Skips(b);
                                                     });
-                               });
+                               },
+                               neighbors);
+}
+
+namespace {
+constexpr std::size_t kRecentSegments = 4;  // 64 MB of 16 MB segments
+}  // namespace
+
+ArchiveWalFilter::ArchiveWalFilter(const WalArchive& archive, WalFilter filter)
+    : archive_(archive), filter_(std::move(filter)) {}
+
+pg::NeutralizeResult ArchiveWalFilter::Apply(std::string_view name, std::string& content) {
+  const std::optional<pg::ParsedWalName> parsed = pg::ParseWalSegmentName(name, content.size());
+  if (!parsed || !pg::wal::IsValidSegmentSize(content.size())) return {};
+  Remember(std::string(name), std::make_shared<const std::string>(content));
+  // Neighbours on the same timeline: across a timeline switch neither side finds the other, so
+  // both leave a record crossing that boundary as it is (they must agree).
+  auto neighbour = [&](std::int64_t delta) {
+    return [this, parsed, delta, size = content.size()] {
+      return Original(pg::WalSegmentName(parsed->timeline,
+                                         static_cast<std::uint64_t>(
+                                             static_cast<std::int64_t>(parsed->segno) + delta),
+                                         size));
+    };
+  };
+  pg::WalNeighbors neighbors;
+  if (parsed->segno > 0) neighbors.previous = neighbour(-1);
+  neighbors.next = neighbour(+1);
+  return filter_.Apply(name, content, neighbors);
+}
+
+std::shared_ptr<const std::string> ArchiveWalFilter::Original(const std::string& name) {
+  {
+    const std::lock_guard lock(mu_);
+    for (const auto& [n, content] : recent_) {
+      if (n == name) return content;
+    }
+  }
+  try {
+    const std::optional<ArchivedFile> file = archive_.Find(name);
+    if (!file) return nullptr;
+    auto content = std::make_shared<const std::string>(archive_.Read(*file));
+    Remember(name, content);
+    return content;
+  } catch (const Error& e) {
+    // Then this segment is not served either (its own fetch fails the same way).
+    spdlog::warn("wal filter: cannot read the neighbouring segment {}: {}", name, e.what());
+    return nullptr;
+  }
+}
+
+void ArchiveWalFilter::Remember(const std::string& name,
+                                std::shared_ptr<const std::string> content) {
+  const std::lock_guard lock(mu_);
+  for (const auto& entry : recent_) {
+    if (entry.first == name) return;
+  }
+  recent_.emplace_back(name, std::move(content));
+  if (recent_.size() > kRecentSegments) recent_.pop_front();
 }
 
 }  // namespace dbmedic::wal

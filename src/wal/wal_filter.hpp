@@ -12,13 +12,17 @@
 #pragma once
 
 #include <cstdint>
+#include <deque>
 #include <filesystem>
+#include <memory>
+#include <mutex>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "pg/wal_neutralize.hpp"
 #include "pg/wal_record.hpp"
+#include "wal/archive.hpp"
 
 namespace dbmedic::wal {
 
@@ -32,8 +36,30 @@ struct WalFilter {
 
   bool Skips(const pg::WalBlockRef& block) const;
   // Neutralizes, in `content` (the whole segment `name`), every record all of whose blocks are
-  // skipped. Not a segment name (.history, .partial...): nothing is done.
-  pg::NeutralizeResult Apply(std::string_view name, std::string& content) const;
+  // skipped; `neighbors` give the original segments around it (records crossing a boundary).
+  // Not a segment name (.history, .partial...): nothing is done.
+  pg::NeutralizeResult Apply(std::string_view name, std::string& content,
+                             const pg::WalNeighbors& neighbors = {}) const;
+};
+
+// A filter applied to the segments one process fetches from the archive (`wal get`, the
+// prefetcher), with the original content of the neighbouring segments, which a record crossing a
+// boundary needs, read from the archive on demand and kept for the last few segments (the
+// prefetcher fetches in order, so most neighbours are at hand). Thread-safe.
+class ArchiveWalFilter {
+ public:
+  ArchiveWalFilter(const WalArchive& archive, WalFilter filter);
+  // WalArchive::Get's rewrite: `content` is the original segment `name`.
+  pg::NeutralizeResult Apply(std::string_view name, std::string& content);
+
+ private:
+  std::shared_ptr<const std::string> Original(const std::string& name);
+  void Remember(const std::string& name, std::shared_ptr<const std::string> content);
+
+  const WalArchive& archive_;
+  WalFilter filter_;
+  std::mutex mu_;
+  std::deque<std::pair<std::string, std::shared_ptr<const std::string>>> recent_;  // guarded
 };
 
 }  // namespace dbmedic::wal

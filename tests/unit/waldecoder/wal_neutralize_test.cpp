@@ -4,6 +4,9 @@
 // left as it was.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <memory>
+#include <string>
 #include <vector>
 
 #include "pg/wal_format.hpp"
@@ -98,7 +101,34 @@ TEST(NeutralizeRecords, RecordsWithoutBlocksOrWithAKeptBlockStay) {
   for (const Seen& s : ReadAll(wal)) EXPECT_EQ(IsNoop(s), s.lsn == skipped) << s.lsn.ToString();
 }
 
-TEST(NeutralizeRecords, ARecordContinuedInTheNextSegmentIsLeftAsItIs) {
+// Adds records until the next one starts at `offset` of the first segment (in its last page).
+void FillTo(WalBuilder& wal, std::size_t offset) {
+  while (WalBuilder::Offset(wal.position()) < WalBuilder::kSegSize - 8192) wal.AddLarge(1000);
+  const std::size_t room = offset - WalBuilder::Offset(wal.position());
+  ASSERT_EQ(room % 8, 0u);
+  ASSERT_GE(room, 32u);
+  // Total length 24 + 2 + n (short main data) or 24 + 5 + n (long), n = the payload.
+  const std::size_t payload = room - 26 < 256 ? room - 26 : room - 29;
+  wal.Add(20, 0, 1, Bytes(payload));
+  ASSERT_EQ(WalBuilder::Offset(wal.position()), offset);
+}
+
+std::shared_ptr<const std::string> Copy(const std::vector<std::byte>& segment) {
+  return std::make_shared<const std::string>(reinterpret_cast<const char*>(segment.data()),
+                                             segment.size());
+}
+
+// Both segments rewritten with the other's original bytes, as `wal get` does.
+void NeutralizeBoth(WalBuilder& wal) {
+  const auto first = Copy(wal.segment(1));
+  const auto second = Copy(wal.segment(2));
+  NeutralizeRecords(wal.segment(1), SegmentStart(1, WalBuilder::kSegSize), NamesSkipped,
+                    {.previous = {}, .next = [&] { return second; }});
+  NeutralizeRecords(wal.segment(2), SegmentStart(2, WalBuilder::kSegSize), NamesSkipped,
+                    {.previous = [&] { return first; }, .next = {}});
+}
+
+TEST(NeutralizeRecords, WithoutTheNextSegmentARecordCrossingIntoItIsLeftAsItIs) {
   WalBuilder wal;
   while (WalBuilder::Offset(wal.position()) < WalBuilder::kSegSize - 3000) wal.AddLarge(1000);
   const Lsn crossing = wal.Add(10, wal::kHeapDelete, 9, Bytes(6000), kSkipped, 1);
@@ -106,8 +136,7 @@ TEST(NeutralizeRecords, ARecordContinuedInTheNextSegmentIsLeftAsItIs) {
   ASSERT_EQ(SegmentNumber(after, WalBuilder::kSegSize), 2u);
 
   EXPECT_EQ(Neutralize(wal, 1).neutralized, 0u);
-  const NeutralizeResult second = Neutralize(wal, 2);  // starts inside `crossing`
-  EXPECT_EQ(second.records, 1u);
+  const NeutralizeResult second = Neutralize(wal, 2);  // without the previous segment either
   EXPECT_EQ(second.neutralized, 1u);
   for (const Seen& s : ReadAll(wal)) {
     if (s.lsn == crossing) {
@@ -117,6 +146,43 @@ TEST(NeutralizeRecords, ARecordContinuedInTheNextSegmentIsLeftAsItIs) {
       EXPECT_TRUE(IsNoop(s));
     }
   }
+}
+
+TEST(NeutralizeRecords, ARecordCrossingASegmentBoundaryBecomesANoopFromBothSides) {
+  WalBuilder wal;
+  while (WalBuilder::Offset(wal.position()) < WalBuilder::kSegSize - 3000) wal.AddLarge(1000);
+  const Lsn crossing = wal.Add(10, wal::kHeapDelete, 9, Bytes(6000), kSkipped, 1);
+  const Lsn after = wal.Add(10, wal::kHeapDelete, 9, Bytes(8), kKept, 2);
+  NeutralizeBoth(wal);
+  bool seen = false;
+  for (const Seen& s : ReadAll(wal)) {  // the reader checks the CRC across both segments
+    if (s.lsn == crossing) {
+      seen = true;
+      EXPECT_TRUE(IsNoop(s));
+    }
+    if (s.lsn == after) {
+      EXPECT_EQ(s.rmid, 10);
+    }
+  }
+  EXPECT_TRUE(seen);
+}
+
+// Only xl_tot_len and xl_xid of the record are in the first segment: its rmgr, CRC and blocks
+// are in the second, so each side needs the other's bytes to rewrite its own part.
+TEST(NeutralizeRecords, ARecordWhoseHeaderIsSplitBetweenSegmentsBecomesANoop) {
+  WalBuilder wal;
+  FillTo(wal, WalBuilder::kSegSize - 8);
+  const Lsn split = wal.Add(10, wal::kHeapDelete, 9, Bytes(300), kSkipped, 1);
+  ASSERT_EQ(WalBuilder::Offset(split), WalBuilder::kSegSize - 8);
+  wal.Add(10, wal::kHeapDelete, 9, Bytes(8), kKept, 2);
+  NeutralizeBoth(wal);
+  const std::vector<Seen> seen = ReadAll(wal);
+  const auto it = std::find_if(seen.begin(), seen.end(), [&](const Seen& s) {
+    return s.lsn == split;
+  });
+  ASSERT_NE(it, seen.end());
+  EXPECT_TRUE(IsNoop(*it));
+  EXPECT_EQ(seen.back().rmid, 10);
 }
 
 TEST(NeutralizeRecords, StopsAtARecordWhoseCrcIsWrongAndLeavesTheRestAsItWas) {
