@@ -81,23 +81,16 @@ void RunStream(Context& ctx, const WalArgs& args) {
   if (ctx.json()) PrintJson({{"flushed_lsn", receiver.flushed().ToString()}});
 }
 
-// --wal-filter as WalArchive::Get's rewrite: undo's side cluster skips the changes to relations
-// it does not read (wal/wal_filter.hpp). Loaded once per process.
-// What was skipped is appended to "skipped" beside the filter (rescue/undo.hpp reads it).
-wal::WalArchive::Rewrite FilterRewrite(const wal::WalArchive& archive, const std::string& file) {
+// --wal-filter: undo's side cluster skips the changes to relations it does not read
+// (wal/wal_filter.hpp); what was skipped is tallied in "skipped" beside the filter file
+// (rescue/undo.hpp reads it). Empty without a filter: plain WalArchive::Get.
+wal::SegmentFetch FilteredFetch(const wal::WalArchive& archive, const std::string& file) {
   if (file.empty()) return {};
-  auto filter = std::make_shared<wal::ArchiveWalFilter>(archive, wal::WalFilter::Load(file));
-  const std::filesystem::path stats =
-      std::filesystem::path(file).parent_path() / rescue::kWalFilterStatsFile;
-  return [filter, stats](std::string_view name, std::string& content) {
-    const pg::NeutralizeResult r = filter->Apply(name, content);
-    spdlog::debug("wal filter: {}: {} of {} records skipped ({} bytes)", name, r.neutralized,
-                  r.records, r.bytes);
-    try {
-      core::AppendLine(stats, fmt::format("{} {}", r.neutralized, r.bytes));
-    } catch (const Error& e) {
-      spdlog::warn("wal filter: cannot count what was skipped: {}", e.what());  // not fatal
-    }
+  auto filter = std::make_shared<wal::ArchiveWalFilter>(
+      archive, wal::WalFilter::Load(file),
+      std::filesystem::path(file).parent_path() / rescue::kWalFilterStatsFile);
+  return [filter](const std::string& name, const std::filesystem::path& dest) {
+    return filter->Get(name, dest);
   };
 }
 
@@ -132,7 +125,7 @@ void RunPrefetch(Context& ctx, const WalArgs& args) {
   const int jobs =
       args.keep_ahead > 0 ? cores : std::min(cores, static_cast<int>(args.names.size()));
   wal::RunPrefetch(archive, args.spool, args.names, jobs, args.keep_ahead,
-                   std::chrono::seconds(30), FilterRewrite(archive, args.wal_filter));
+                   std::chrono::seconds(30), FilteredFetch(archive, args.wal_filter));
 }
 
 // Synchronous push: compressed, checksummed, fsynced in the repository before exit 0.
@@ -270,7 +263,10 @@ bool GetFrom(const core::Config& config, const WalArgs& args) {
   const repo::Repository repository = repo::OpenRepository(config);
   wal::WalArchive archive(repository, repository.info().codec);
   try {
-    return archive.Get(args.name, args.dest, FilterRewrite(archive, args.wal_filter));
+    if (const wal::SegmentFetch filtered = FilteredFetch(archive, args.wal_filter)) {
+      return filtered(args.name, args.dest);
+    }
+    return archive.Get(args.name, args.dest);
   } catch (const Error& e) {
     throw e.WithContext(fmt::format("unable to get WAL file '{}' from repository '{}'", args.name,
                                     repository.storage().Describe("")));

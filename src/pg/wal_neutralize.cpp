@@ -133,7 +133,7 @@ std::optional<Crossing> LastRecordCrossing(const SegmentView& seg, int tag) {
   return std::nullopt;
 }
 
-std::uint32_t RecordCrc(const std::vector<std::byte>& record) {
+std::uint32_t RecordCrc(std::span<const std::byte> record) {
   std::uint32_t crc = Crc32cUpdate(kCrc32cInit, record.data() + wal::kRecordHeaderSize,
                                    record.size() - wal::kRecordHeaderSize);
   crc = Crc32cUpdate(crc, record.data(), wal::kRecordCrcOffset);
@@ -143,7 +143,7 @@ std::uint32_t RecordCrc(const std::vector<std::byte>& record) {
 // The same-length XLOG_NOOP for `record`: header fields kept but rmgr and info; a body of only
 // main data (zeros), which is what DecodeXLogRecord expects of a record without blocks. A pure
 // function of the original record, so that two segments holding parts of it agree.
-void MakeNoop(std::vector<std::byte>& record) {
+void MakeNoop(std::span<std::byte> record) {
   const std::size_t body = record.size() - wal::kRecordHeaderSize;
   record[16] = std::byte{wal::kXlogNoop};
   record[17] = std::byte{static_cast<std::uint8_t>(wal::Rmgr::kXlog)};
@@ -173,29 +173,39 @@ class Rewriter {
 
   // False when the record's CRC does not match (the caller stops there).
   bool Handle(const std::vector<Piece>& pieces, Lsn lsn) {
-    bytes_.clear();
-    for (const Piece& p : pieces) {
-      const std::byte* from = Segment(p.segment).data() + p.offset;
-      bytes_.insert(bytes_.end(), from, from + p.length);
+    // Most records lie within one page: checked and rewritten where they are, without a copy.
+    const bool in_place = pieces.size() == 1 && pieces[0].segment == 0;
+    std::span<std::byte> record;
+    if (in_place) {
+      record = self_.bytes.subspan(pieces[0].offset, pieces[0].length);
+    } else {
+      bytes_.clear();
+      for (const Piece& p : pieces) {
+        const std::byte* from = Segment(p.segment).data() + p.offset;
+        bytes_.insert(bytes_.end(), from, from + p.length);
+      }
+      record = bytes_;
     }
-    if (RecordCrc(bytes_) != LoadAt<std::uint32_t>(bytes_.data(), wal::kRecordCrcOffset)) {
+    if (RecordCrc(record) != LoadAt<std::uint32_t>(record.data(), wal::kRecordCrcOffset)) {
       return false;
     }
     ++result_.records;
-    if (!Decode(lsn) || bytes_.size() < wal::kRecordHeaderSize + 2 ||
+    if (!Decode(record, lsn) || record.size() < wal::kRecordHeaderSize + 2 ||
         !OnlyChangesItsBlocks(record_) || !neutralize_(record_)) {
       return true;
     }
-    MakeNoop(bytes_);
-    std::size_t from = 0;
-    for (const Piece& p : pieces) {
-      if (p.segment == 0) {
-        std::memcpy(self_.bytes.data() + p.offset, bytes_.data() + from, p.length);
+    MakeNoop(record);
+    if (!in_place) {
+      std::size_t from = 0;
+      for (const Piece& p : pieces) {
+        if (p.segment == 0) {
+          std::memcpy(self_.bytes.data() + p.offset, bytes_.data() + from, p.length);
+        }
+        from += p.length;
       }
-      from += p.length;
     }
     ++result_.neutralized;
-    result_.bytes += bytes_.size();
+    result_.bytes += record.size();
     return true;
   }
 
@@ -207,16 +217,16 @@ class Rewriter {
     return tag < 0 ? previous_ : tag > 0 ? next_ : std::span<const std::byte>(self_.bytes);
   }
 
-  bool Decode(Lsn lsn) {
+  bool Decode(std::span<const std::byte> bytes, Lsn lsn) {
     record_.lsn = lsn;
-    record_.end_lsn = Lsn{lsn.value + bytes_.size()};  // only for messages; pages not counted
-    record_.total_length = static_cast<std::uint32_t>(bytes_.size());
-    record_.xid = LoadAt<std::uint32_t>(bytes_.data(), 4);
-    record_.prev = Lsn{LoadAt<std::uint64_t>(bytes_.data(), 8)};
-    record_.info = LoadAt<std::uint8_t>(bytes_.data(), 16);
-    record_.rmid = LoadAt<std::uint8_t>(bytes_.data(), 17);
+    record_.end_lsn = Lsn{lsn.value + bytes.size()};  // only for messages; pages not counted
+    record_.total_length = static_cast<std::uint32_t>(bytes.size());
+    record_.xid = LoadAt<std::uint32_t>(bytes.data(), 4);
+    record_.prev = Lsn{LoadAt<std::uint64_t>(bytes.data(), 8)};
+    record_.info = LoadAt<std::uint8_t>(bytes.data(), 16);
+    record_.rmid = LoadAt<std::uint8_t>(bytes.data(), 17);
     try {
-      DecodeRecordBody(bytes_, record_);
+      DecodeRecordBody(bytes, record_);
       return true;
     } catch (const Error&) {
       return false;  // not a record this code understands: PostgreSQL will judge it

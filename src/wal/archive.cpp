@@ -36,8 +36,8 @@ std::optional<repo::Compression> CompressionOfExtension(std::string_view& stem) 
   return repo::Compression::kNone;
 }
 
-// Writes `data` to `dest` through a temporary file in the same directory and a rename.
-// PostgreSQL reads the file right after restore_command returns, from the page cache: no fsync.
+}  // namespace
+
 void WriteThroughRename(const std::filesystem::path& dest, std::string_view data) {
   const std::filesystem::path temp =
       dest.parent_path() / fmt::format(".{}.dbmedic-get.{}", dest.filename().string(), ::getpid());
@@ -66,6 +66,8 @@ void WriteThroughRename(const std::filesystem::path& dest, std::string_view data
     throw SystemError(err, "rename into", dest.string());
   }
 }
+
+namespace {
 
 // XLogLongPageHeaderData of PostgreSQL 15: xlp_info at offset 2, xlp_sysid at offset 24.
 constexpr std::uint16_t kXlpLongHeader = 0x0002;
@@ -239,13 +241,10 @@ std::string WalArchive::Read(const ArchivedFile& file) const {
   return raw;
 }
 
-bool WalArchive::Get(std::string_view name, const std::filesystem::path& dest,
-                     const Rewrite& rewrite) const {
+bool WalArchive::Get(std::string_view name, const std::filesystem::path& dest) const {
   const std::optional<ArchivedFile> file = Find(name);
   if (!file) return false;
-  std::string content = Read(*file);
-  if (rewrite) rewrite(name, content);
-  WriteThroughRename(dest, content);
+  WriteThroughRename(dest, Read(*file));
   return true;
 }
 

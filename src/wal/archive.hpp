@@ -49,6 +49,11 @@ std::optional<ArchivedFile> ParseArchiveObject(std::string_view object_path, std
 // a segment, a .history file, a .backup file or a .partial segment.
 bool IsArchivableName(std::string_view name);
 
+// Writes `data` to `dest` through a temporary file in the same directory and a rename, so
+// PostgreSQL never sees half a file. No fsync: PostgreSQL reads it right after restore_command
+// returns, from the page cache, and a crash restarts the recovery anyway.
+void WriteThroughRename(const std::filesystem::path& dest, std::string_view data);
+
 class WalArchive {
  public:
   // `codec` is used for new pushes; reads follow each object's own extension.
@@ -68,12 +73,9 @@ class WalArchive {
   // Reads, decompresses and verifies (size + SHA-256) `file`. Throws Error(kCorrupt) naming the
   // object when the content does not match its name.
   std::string Read(const ArchivedFile& file) const;
-  // Fetches `name` into `dest` (written beside it and renamed, so PostgreSQL never sees half a
-  // file). Returns false (nothing written) when the archive has no such file. `rewrite`, when
-  // set, changes the verified content before it is written (undo's WAL filter).
-  using Rewrite = std::function<void(std::string_view name, std::string& content)>;
-  bool Get(std::string_view name, const std::filesystem::path& dest,
-           const Rewrite& rewrite = {}) const;
+  // Fetches `name` into `dest` (WriteThroughRename). Returns false (nothing written) when the
+  // archive has no such file.
+  bool Get(std::string_view name, const std::filesystem::path& dest) const;
 
   // Every archived file, sorted by name.
   std::vector<ArchivedFile> List() const;

@@ -88,10 +88,34 @@ std::uint64_t EndPrefetch(const fs::path& spool) {
   return ec ? 0 : served;
 }
 
+namespace {
+
+// The environment of a detached worker: ours, plus glibc's malloc.hugetlb tunable. Workers
+// handle 16 MB segments in fresh buffers, and on virtual machines every 4 kB page fault of them
+// is a trap to the hypervisor: with transparent huge pages advised for malloc's memory (the
+// kernel's default THP mode is "madvise"), a prefetch of 69 segments took 0.4 s of system time
+// instead of 0.6-1.0 s. A tunable the user set is kept.
+std::vector<std::string> WorkerEnvironment() {
+  std::vector<std::string> env;
+  bool tunables = false;
+  for (char** e = environ; *e != nullptr; ++e) {
+    env.emplace_back(*e);
+    tunables = tunables || env.back().starts_with("GLIBC_TUNABLES=");
+  }
+  if (!tunables) env.emplace_back("GLIBC_TUNABLES=glibc.malloc.hugetlb=1");
+  return env;
+}
+
+}  // namespace
+
 void LaunchDetached(const std::vector<std::string>& argv, const fs::path& log_file) {
   std::vector<char*> args;
   for (const std::string& a : argv) args.push_back(const_cast<char*>(a.c_str()));
   args.push_back(nullptr);
+  const std::vector<std::string> environment = WorkerEnvironment();
+  std::vector<char*> envp;
+  for (const std::string& e : environment) envp.push_back(const_cast<char*>(e.c_str()));
+  envp.push_back(nullptr);
   const pid_t child = ::fork();
   if (child < 0) {
     spdlog::warn("prefetch not started: fork failed: {}", std::strerror(errno));
@@ -107,7 +131,7 @@ void LaunchDetached(const std::vector<std::string>& argv, const fs::path& log_fi
         const int log = ::open(log_file.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
         ::dup2(log >= 0 ? log : devnull, 2);
       }
-      ::execv(args[0], args.data());
+      ::execve(args[0], args.data(), envp.data());
       ::_exit(127);
     }
     ::_exit(0);
@@ -119,15 +143,14 @@ void LaunchDetached(const std::vector<std::string>& argv, const fs::path& log_fi
 namespace {
 
 // Fetches `names` into the spool with `jobs` threads; false once one is not in the archive.
-bool FetchBatch(const WalArchive& archive, const fs::path& spool,
-                const std::vector<std::string>& names, int jobs,
-                const WalArchive::Rewrite& rewrite) {
+bool FetchBatch(const SegmentFetch& fetch, const fs::path& spool,
+                const std::vector<std::string>& names, int jobs) {
   std::atomic<bool> ended{false};
   repo::RunParallel(names.size(), jobs, [&](std::size_t i) {
     if (ended) return;
     // Get() writes beside the file and renames: the spool never shows half a segment.
     // A name missing from the archive: its end, for now.
-    if (!archive.Get(names[i], spool / names[i], rewrite)) ended = true;
+    if (!fetch(names[i], spool / names[i])) ended = true;
   });
   return !ended;
 }
@@ -156,9 +179,8 @@ std::vector<std::string> SegmentsAfter(const std::string& last, int count) {
   return out;
 }
 
-void KeepAhead(const WalArchive& archive, const fs::path& spool, std::string last, int jobs,
-               int keep_ahead, std::chrono::milliseconds idle_limit,
-               const WalArchive::Rewrite& rewrite) {
+void KeepAhead(const SegmentFetch& fetch, const fs::path& spool, std::string last, int jobs,
+               int keep_ahead, std::chrono::milliseconds idle_limit) {
   using Clock = std::chrono::steady_clock;
   auto last_progress = Clock::now();
   while (!StopRequested(spool)) {
@@ -169,7 +191,7 @@ void KeepAhead(const WalArchive& archive, const fs::path& spool, std::string las
       continue;
     }
     const std::vector<std::string> names = SegmentsAfter(last, std::min(room, jobs));
-    if (names.empty() || !FetchBatch(archive, spool, names, jobs, rewrite)) return;
+    if (names.empty() || !FetchBatch(fetch, spool, names, jobs)) return;
     last = names.back();
     last_progress = Clock::now();
   }
@@ -179,14 +201,15 @@ void KeepAhead(const WalArchive& archive, const fs::path& spool, std::string las
 
 void RunPrefetch(const WalArchive& archive, const fs::path& spool,
                  const std::vector<std::string>& names, int jobs, int keep_ahead,
-                 std::chrono::milliseconds idle_limit, const WalArchive::Rewrite& rewrite) {
+                 std::chrono::milliseconds idle_limit, const SegmentFetch& fetch) {
   core::MakeDirs(spool, 0700);
   SpoolLock lock(spool);
   if (!lock.TryLock()) return;  // another prefetcher is at work
-  if (!FetchBatch(archive, spool, names, jobs, rewrite) || keep_ahead <= 0 || names.empty()) {
-    return;
-  }
-  KeepAhead(archive, spool, names.back(), jobs, keep_ahead, idle_limit, rewrite);
+  const SegmentFetch get = fetch ? fetch : [&archive](const std::string& name, const fs::path& dest) {
+    return archive.Get(name, dest);
+  };
+  if (!FetchBatch(get, spool, names, jobs) || keep_ahead <= 0 || names.empty()) return;
+  KeepAhead(get, spool, names.back(), jobs, keep_ahead, idle_limit);
 }
 
 }  // namespace dbmedic::wal

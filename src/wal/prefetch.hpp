@@ -8,6 +8,7 @@
 
 #include <chrono>
 #include <filesystem>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -66,10 +67,13 @@ void LaunchDetached(const std::vector<std::string>& argv,
 // every keep_ahead + 1 segments, which was 10 s of a 52 s replay of 1.1 GB. It ends at the end
 // of the archive, when EndPrefetch asks it to, or after idle_limit with a full spool and nobody
 // taking from it (recovery paused, a timeline switch, a server stopped).
-// `rewrite` is applied to every segment before it enters the spool (WalArchive::Get).
+// How one segment gets into the spool: WalArchive::Get, or undo's filtered fetch
+// (wal/wal_filter.hpp). Returns false when the archive does not have it.
+using SegmentFetch = std::function<bool(const std::string& name, const std::filesystem::path& dest)>;
+// `fetch` empty: archive.Get.
 void RunPrefetch(const WalArchive& archive, const std::filesystem::path& spool,
                  const std::vector<std::string>& names, int jobs, int keep_ahead = 0,
                  std::chrono::milliseconds idle_limit = std::chrono::seconds(30),
-                 const WalArchive::Rewrite& rewrite = {});
+                 const SegmentFetch& fetch = {});
 
 }  // namespace dbmedic::wal

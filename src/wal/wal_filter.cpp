@@ -67,57 +67,79 @@ namespace {
 constexpr std::size_t kRecentSegments = 4;  // 64 MB of 16 MB segments
 }  // namespace
 
-ArchiveWalFilter::ArchiveWalFilter(const WalArchive& archive, WalFilter filter)
-    : archive_(archive), filter_(std::move(filter)) {}
+ArchiveWalFilter::ArchiveWalFilter(const WalArchive& archive, WalFilter filter,
+                                   std::filesystem::path stats)
+    : archive_(archive), filter_(std::move(filter)), stats_(std::move(stats)) {}
 
-pg::NeutralizeResult ArchiveWalFilter::Apply(std::string_view name, std::string& content) {
+bool ArchiveWalFilter::Get(const std::string& name, const std::filesystem::path& dest) {
+  const std::shared_ptr<const std::string> original = Original(name);
+  if (!original) return false;
+  std::string content = *original;
   const std::optional<pg::ParsedWalName> parsed = pg::ParseWalSegmentName(name, content.size());
-  if (!parsed || !pg::wal::IsValidSegmentSize(content.size())) return {};
-  Remember(std::string(name), std::make_shared<const std::string>(content));
-  // Neighbours on the same timeline: across a timeline switch neither side finds the other, so
-  // both leave a record crossing that boundary as it is (they must agree).
-  auto neighbour = [&](std::int64_t delta) {
-    return [this, parsed, delta, size = content.size()] {
-      return Original(pg::WalSegmentName(parsed->timeline,
-                                         static_cast<std::uint64_t>(
-                                             static_cast<std::int64_t>(parsed->segno) + delta),
-                                         size));
+  if (parsed && pg::wal::IsValidSegmentSize(content.size())) {
+    // Neighbours on the same timeline: across a timeline switch neither side finds the other,
+    // so both leave a record crossing that boundary as it is (they must agree).
+    auto neighbour = [this, &parsed, size = content.size()](std::int64_t delta) {
+      return [this, &parsed, size, delta]() -> std::shared_ptr<const std::string> {
+        const auto segno = static_cast<std::uint64_t>(static_cast<std::int64_t>(parsed->segno) +
+                                                      delta);
+        const std::string neighbour_name = pg::WalSegmentName(parsed->timeline, segno, size);
+        try {
+          return Original(neighbour_name);
+        } catch (const Error& e) {
+          // Then that segment is not served either (its own fetch fails the same way).
+          spdlog::warn("wal filter: cannot read the neighbouring segment {}: {}", neighbour_name,
+                       e.what());
+          return nullptr;
+        }
+      };
     };
-  };
-  pg::WalNeighbors neighbors;
-  if (parsed->segno > 0) neighbors.previous = neighbour(-1);
-  neighbors.next = neighbour(+1);
-  return filter_.Apply(name, content, neighbors);
+    pg::WalNeighbors neighbors;
+    if (parsed->segno > 0) neighbors.previous = neighbour(-1);
+    neighbors.next = neighbour(+1);
+    const pg::NeutralizeResult r = filter_.Apply(name, content, neighbors);
+    spdlog::debug("wal filter: {}: {} of {} records skipped ({} bytes)", name, r.neutralized,
+                  r.records, r.bytes);
+    if (!stats_.empty()) {
+      try {
+        core::AppendLine(stats_, fmt::format("{} {}", r.neutralized, r.bytes));
+      } catch (const Error& e) {
+        spdlog::warn("wal filter: cannot count what was skipped: {}", e.what());  // not fatal
+      }
+    }
+  }
+  WriteThroughRename(dest, content);
+  return true;
 }
 
 std::shared_ptr<const std::string> ArchiveWalFilter::Original(const std::string& name) {
   {
-    const std::lock_guard lock(mu_);
+    std::unique_lock lock(mu_);
+    read_.wait(lock, [&] { return !reading_.contains(name); });
     for (const auto& [n, content] : recent_) {
       if (n == name) return content;
     }
+    reading_.insert(name);
   }
+  std::shared_ptr<const std::string> content;
   try {
-    const std::optional<ArchivedFile> file = archive_.Find(name);
-    if (!file) return nullptr;
-    auto content = std::make_shared<const std::string>(archive_.Read(*file));
-    Remember(name, content);
-    return content;
-  } catch (const Error& e) {
-    // Then this segment is not served either (its own fetch fails the same way).
-    spdlog::warn("wal filter: cannot read the neighbouring segment {}: {}", name, e.what());
-    return nullptr;
+    if (const std::optional<ArchivedFile> file = archive_.Find(name)) {
+      content = std::make_shared<const std::string>(archive_.Read(*file));
+    }
+  } catch (...) {
+    const std::lock_guard lock(mu_);
+    reading_.erase(name);
+    read_.notify_all();
+    throw;
   }
-}
-
-void ArchiveWalFilter::Remember(const std::string& name,
-                                std::shared_ptr<const std::string> content) {
   const std::lock_guard lock(mu_);
-  for (const auto& entry : recent_) {
-    if (entry.first == name) return;
+  reading_.erase(name);
+  if (content) {
+    recent_.emplace_back(name, content);
+    if (recent_.size() > kRecentSegments) recent_.pop_front();
   }
-  recent_.emplace_back(name, std::move(content));
-  if (recent_.size() > kRecentSegments) recent_.pop_front();
+  read_.notify_all();
+  return content;
 }
 
 }  // namespace dbmedic::wal

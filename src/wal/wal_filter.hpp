@@ -12,10 +12,12 @@
 #pragma once
 
 #include <cstdint>
+#include <condition_variable>
 #include <deque>
 #include <filesystem>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -43,23 +45,27 @@ struct WalFilter {
 };
 
 // A filter applied to the segments one process fetches from the archive (`wal get`, the
-// prefetcher), with the original content of the neighbouring segments, which a record crossing a
-// boundary needs, read from the archive on demand and kept for the last few segments (the
-// prefetcher fetches in order, so most neighbours are at hand). Thread-safe.
+// prefetcher). Each segment is read from the archive once: the original content of the last few
+// is kept, because a record crossing a segment boundary needs its neighbour's original bytes,
+// and a segment being read by one thread is waited for, not read again, by another (the
+// prefetcher fetches consecutive segments in parallel). Thread-safe.
 class ArchiveWalFilter {
  public:
-  ArchiveWalFilter(const WalArchive& archive, WalFilter filter);
-  // WalArchive::Get's rewrite: `content` is the original segment `name`.
-  pg::NeutralizeResult Apply(std::string_view name, std::string& content);
+  // `stats`: file to which each Get appends "<records> <bytes>" skipped (none when empty).
+  ArchiveWalFilter(const WalArchive& archive, WalFilter filter, std::filesystem::path stats = {});
+  // WalArchive::Get with the filter applied: false when the archive has no `name`.
+  bool Get(const std::string& name, const std::filesystem::path& dest);
 
  private:
   std::shared_ptr<const std::string> Original(const std::string& name);
-  void Remember(const std::string& name, std::shared_ptr<const std::string> content);
 
   const WalArchive& archive_;
   WalFilter filter_;
+  std::filesystem::path stats_;
   std::mutex mu_;
+  std::condition_variable read_;
   std::deque<std::pair<std::string, std::shared_ptr<const std::string>>> recent_;  // guarded
+  std::set<std::string> reading_;                                                // guarded
 };
 
 }  // namespace dbmedic::wal
