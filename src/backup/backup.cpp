@@ -408,7 +408,7 @@ std::unique_ptr<pg::WalSource> OpenWalSources(const fs::path& data_dir, std::uin
 std::optional<pg::BlockSummary> SummariseSinceReference(const fs::path& data_dir,
                                                         const repo::Manifest& reference,
                                                         const repo::Manifest& m,
-                                                        const BackupOptions& options,
+                                                        const BackupOptions& options, int jobs,
                                                         WalSummaryReport& report) {
   report.attempted = true;
   const auto began = Clock::now();
@@ -419,12 +419,22 @@ std::optional<pg::BlockSummary> SummariseSinceReference(const fs::path& data_dir
     report.fallback = "no WAL to read (" + unavailable.substr(0, unavailable.size() - 2) + ")";
   } else {
     report.source = source->Describe();
+    // One source per reader thread (a source holds its reader's segment buffer).
+    // The first call (on this thread, before the readers start) takes the source opened above.
+    auto first = std::make_shared<std::unique_ptr<pg::WalSource>>(std::move(source));
+    auto make_source = [&, first]() -> std::unique_ptr<pg::WalSource> {
+      if (*first) return std::move(*first);
+      std::string ignored;
+      std::unique_ptr<pg::WalSource> more = OpenWalSources(data_dir, m.timeline, options, ignored);
+      if (!more) throw Error(ErrorCode::kNotFound, "the WAL sources vanished: " + ignored);
+      return more;
+    };
     pg::BlockSummaryRange range;
     range.start = pg::Lsn::Parse(reference.start_lsn);
     range.end = pg::Lsn::Parse(m.start_lsn);
     range.timeline = m.timeline;
     range.system_identifier = std::stoull(m.system_identifier);
-    summary = pg::SummarizeChangedBlocks(*source, range);
+    summary = pg::SummarizeChangedBlocks(make_source, range, jobs);
     report.records = summary->records;
     report.segments = summary->segments;
     if (summary->unusable) {
@@ -512,7 +522,7 @@ BackupResult RunBackup(const core::Config& config, repo::Repository& repository,
   const int jobs = repo::EffectiveJobs(static_cast<int>(config.Int("backup.jobs")));
   std::optional<pg::BlockSummary> summary;
   if (reference && config.Bool("backup.incremental_from_wal")) {
-    summary = SummariseSinceReference(data_dir, *reference, m, options, result.wal_summary);
+    summary = SummariseSinceReference(data_dir, *reference, m, options, jobs, result.wal_summary);
   }
   Copier copier(repository.storage(), {m.label, codec, start.lsn.value}, jobs, options, m.chunk_size);
   AddDataFiles(copier, plan, id.data_checksums, reference, summary ? &*summary : nullptr,

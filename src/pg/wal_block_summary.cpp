@@ -1,6 +1,8 @@
 #include "pg/wal_block_summary.hpp"
 
 #include <algorithm>
+#include <exception>
+#include <thread>
 
 #include <fmt/format.h>
 
@@ -28,6 +30,22 @@ constexpr std::int32_t kWalLevelReplica = 1;
 
 void MarkUnusable(BlockSummary& summary, std::string why) {
   if (!summary.unusable) summary.unusable = std::move(why);
+}
+
+// Memory bound: past this many distinct blocks (4 bytes each, 256 MiB) so much of the cluster
+// changed that reading every page costs about as much as reading the named ones.
+constexpr std::uint64_t kMaxSummaryBlocks = 64ull << 20;
+constexpr std::uint64_t kCheckEveryReferences = 1u << 20;
+
+void EnforceMemoryBound(BlockSummary& summary) {
+  std::uint64_t held = 0;
+  for (auto& [rel, blocks] : summary.changed) {
+    blocks.Compact();
+    held += blocks.blocks().size();
+  }
+  if (held <= kMaxSummaryBlocks) return;
+  MarkUnusable(summary, fmt::format("more than {} distinct blocks changed", kMaxSummaryBlocks));
+  summary.changed.clear();
 }
 
 void AddXlogRecord(const WalRecord& record, BlockSummary& summary) {
@@ -84,7 +102,7 @@ void BlockSet::Compact() {
 void AddRecordToSummary(const WalRecord& record, BlockSummary& summary) {
   ++summary.records;
   for (const WalBlockRef& b : record.blocks) {
-    ++summary.block_references;
+    if (++summary.block_references % kCheckEveryReferences == 0) EnforceMemoryBound(summary);
     if (b.fork == 0) summary.changed[b.rnode].Add(b.block);
   }
   switch (record.rmid) {
@@ -136,6 +154,47 @@ std::optional<std::string> CheckSegments(const WalSource& source, const BlockSum
 
 }  // namespace
 
+namespace {
+
+// Reads [start, end) of `source` into `summary` (the checks of the whole range are done).
+void SummarizePart(WalSource& source, Lsn start, Lsn end,
+                   std::optional<std::uint64_t> system_identifier, BlockSummary& summary) {
+  try {
+    WalReaderOptions options;
+    options.start = start;
+    options.end = end;
+    options.system_identifier = system_identifier;
+    WalReader reader(source, options);
+    while (const WalRecord* record = reader.Next()) {
+      AddRecordToSummary(*record, summary);
+      if (summary.unusable) return;  // no need to read further
+    }
+    summary.segments = reader.segments_read();
+    if (reader.stop().reason != WalStopReason::kEndLsn) {
+      MarkUnusable(summary, fmt::format("the WAL ends before {}: {}", end.ToString(),
+                                        reader.stop().detail));
+    }
+  } catch (const Error& e) {
+    MarkUnusable(summary, fmt::format("the WAL could not be decoded: {}", e.what()));
+  }
+}
+
+void MergeInto(BlockSummary& into, BlockSummary&& part) {
+  if (part.unusable) MarkUnusable(into, std::move(*part.unusable));
+  for (auto& [rel, blocks] : part.changed) {
+    BlockSet& target = into.changed[rel];
+    for (std::uint32_t b : blocks.blocks()) target.Add(b);
+  }
+  into.recreated.merge(part.recreated);
+  into.truncated.merge(part.truncated);
+  into.recreated_databases.merge(part.recreated_databases);
+  into.records += part.records;
+  into.block_references += part.block_references;
+  into.segments += part.segments;
+}
+
+}  // namespace
+
 BlockSummary SummarizeChangedBlocks(WalSource& source, const BlockSummaryRange& range) {
   BlockSummary summary;
   if (range.end < range.start) {
@@ -147,21 +206,54 @@ BlockSummary SummarizeChangedBlocks(WalSource& source, const BlockSummaryRange& 
     summary.unusable = std::move(missing);
     return summary;
   }
-  try {
-    WalReaderOptions options;
-    options.start = range.start;
-    options.end = range.end;
-    options.system_identifier = range.system_identifier;
-    WalReader reader(source, options);
-    while (const WalRecord* record = reader.Next()) AddRecordToSummary(*record, summary);
-    summary.segments = reader.segments_read();
-    if (reader.stop().reason != WalStopReason::kEndLsn) {
-      MarkUnusable(summary, fmt::format("the WAL ends before {}: {}", range.end.ToString(),
-                                        reader.stop().detail));
-    }
-  } catch (const Error& e) {
-    MarkUnusable(summary, fmt::format("the WAL could not be decoded: {}", e.what()));
+  SummarizePart(source, range.start, range.end, range.system_identifier, summary);
+  if (summary.unusable) summary.changed.clear();
+  for (auto& [rel, blocks] : summary.changed) blocks.Compact();
+  return summary;
+}
+
+BlockSummary SummarizeChangedBlocks(const std::function<std::unique_ptr<WalSource>()>& make_source,
+                                    const BlockSummaryRange& range, int jobs) {
+  std::unique_ptr<WalSource> first_source = make_source();
+  const std::uint64_t seg_size = first_source->segment_size();
+  const std::uint64_t first = SegmentNumber(range.start, seg_size);
+  const std::uint64_t count =
+      range.end < range.start ? 0 : SegmentNumber(range.end, seg_size) - first + 1;
+  const std::uint64_t parts = std::min<std::uint64_t>(std::max(jobs, 1), count);
+  if (parts <= 1) return SummarizeChangedBlocks(*first_source, range);
+  BlockSummary summary;
+  if (auto missing = CheckSegments(*first_source, range)) {
+    summary.unusable = std::move(missing);
+    return summary;
   }
+  // Part k reads the records that start in its segments (the last one it begins may continue
+  // into the next part's first segment; that part skips its continuation).
+  std::vector<BlockSummary> results(parts);
+  std::vector<std::exception_ptr> errors(parts);
+  std::vector<std::thread> threads;
+  auto part_start = [&](std::uint64_t k) {
+    return k == 0 ? range.start : SegmentStart(first + k * count / parts, seg_size);
+  };
+  for (std::uint64_t k = 0; k < parts; ++k) {
+    threads.emplace_back([&, k] {
+      try {
+        std::unique_ptr<WalSource> own = k == 0 ? std::move(first_source) : make_source();
+        const Lsn end = k + 1 == parts ? range.end : part_start(k + 1);
+        SummarizePart(*own, part_start(k), end, range.system_identifier, results[k]);
+      } catch (const Error& e) {
+        MarkUnusable(results[k], fmt::format("the WAL could not be read: {}", e.what()));
+      } catch (...) {
+        errors[k] = std::current_exception();
+      }
+    });
+  }
+  for (std::thread& t : threads) t.join();
+  for (const std::exception_ptr& e : errors) {
+    if (e) std::rethrow_exception(e);
+  }
+  for (BlockSummary& part : results) MergeInto(summary, std::move(part));
+  EnforceMemoryBound(summary);
+  if (summary.unusable) summary.changed.clear();
   for (auto& [rel, blocks] : summary.changed) blocks.Compact();
   return summary;
 }

@@ -13,10 +13,13 @@
 //    without one block record): every file of that database.
 // And some make a summary unusable altogether (`unusable` says why): tablespace create / drop,
 // an end of recovery (timeline switch), wal_level lowered to minimal (changes were not logged),
-// a WAL range that does not end exactly at `end` (a gap, the end of the WAL, damage).
+// a WAL range that does not end exactly at `end` (a gap, the end of the WAL, damage), more
+// than 64 Mi distinct changed blocks (the memory bound: 4 bytes per block, 256 MiB at most;
+// past it most of the cluster changed and reading every page costs about the same).
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -77,6 +80,12 @@ struct BlockSummaryRange {
 // timeline switch): the summary comes back with `unusable` set. Throws only for programming
 // errors and memory exhaustion.
 BlockSummary SummarizeChangedBlocks(WalSource& source, const BlockSummaryRange& range);
+
+// The same read by up to `jobs` threads, each over its own source from `make_source` and a
+// contiguous run of the range's segments (the block sets are merged; any part that is unusable
+// makes the whole unusable). Errors of `make_source` for a part make the summary unusable.
+BlockSummary SummarizeChangedBlocks(const std::function<std::unique_ptr<WalSource>()>& make_source,
+                                    const BlockSummaryRange& range, int jobs);
 
 // Adds one record to `summary` (exposed for tests on hand-built records).
 void AddRecordToSummary(const WalRecord& record, BlockSummary& summary);

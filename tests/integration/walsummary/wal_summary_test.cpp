@@ -15,6 +15,7 @@
 #include "../backup_restore/backup_fixture.hpp"
 #include "../pitr/archiving_cluster.hpp"
 #include "backup/backup.hpp"
+#include "pg/wal_block_summary.hpp"
 #include "restore/restore.hpp"
 #include "wal/archive_wal_source.hpp"
 
@@ -217,6 +218,59 @@ TEST_F(WalSummary, TheCliReportsTheSummaryInItsJson) {
   EXPECT_EQ(j.at("wal_summary").at("used"), true) << j.dump();
   EXPECT_GT(j.at("wal_summary").at("relation_files_summarised").get<int>(), 0);
   EXPECT_GT(j.at("wal_summary").at("records").get<int>(), 0);
+}
+
+// The whole chain's WAL (full .. last incr) summarised by one reader and by three: the same
+// blocks and the same special cases, over several segments of pg_wal and the archive.
+TEST_F(WalSummary, ParallelReadersFindTheSameSummaryAsOne) {
+  const repo::Repository repository = repo::OpenRepository(Config());
+  const wal::WalArchive archive(repository, repository.info().codec);
+  auto make_source = [&]() -> std::unique_ptr<pg::WalSource> {
+    std::vector<std::unique_ptr<pg::WalSource>> sources;
+    sources.push_back(std::make_unique<pg::DirectoryWalSource>(
+        primary_->cluster().data_dir() / "pg_wal", full_.timeline));
+    sources.push_back(std::make_unique<wal::ArchiveWalSource>(archive, full_.timeline));
+    return std::make_unique<pg::CombinedWalSource>(std::move(sources));
+  };
+  pg::BlockSummaryRange range;
+  range.start = pg::Lsn::Parse(full_.start_lsn);
+  range.end = pg::Lsn::Parse(database_copied_.manifest.start_lsn);
+  range.timeline = full_.timeline;
+  const pg::BlockSummary one = pg::SummarizeChangedBlocks(make_source, range, 1);
+  const pg::BlockSummary three = pg::SummarizeChangedBlocks(make_source, range, 3);
+  ASSERT_FALSE(one.unusable) << *one.unusable;
+  ASSERT_FALSE(three.unusable) << *three.unusable;
+  EXPECT_GE(one.segments, 3u);
+  EXPECT_EQ(three.records, one.records);
+  EXPECT_EQ(three.recreated, one.recreated);
+  EXPECT_EQ(three.truncated, one.truncated);
+  EXPECT_EQ(three.recreated_databases, one.recreated_databases);
+  EXPECT_FALSE(one.recreated_databases.empty());  // CREATE DATABASE ... FILE_COPY
+  EXPECT_FALSE(one.truncated.empty());            // VACUUM to_shrink
+  ASSERT_EQ(three.changed.size(), one.changed.size());
+  for (const auto& [rel, blocks] : one.changed) {
+    ASSERT_TRUE(three.changed.contains(rel)) << rel.ToString();
+    EXPECT_EQ(three.changed.at(rel).blocks(), blocks.blocks()) << rel.ToString();
+  }
+}
+
+// The WAL of the fixture's set-up holds CREATE TABLESPACE: a summary over it is unusable (files
+// appear under pg_tblspc without block records), naming the record.
+TEST_F(WalSummary, ARangeWithCreateTablespaceIsUnusable) {
+  const repo::Repository repository = repo::OpenRepository(Config());
+  const wal::WalArchive archive(repository, repository.info().codec);
+  auto make_source = [&]() -> std::unique_ptr<pg::WalSource> {
+    return std::make_unique<wal::ArchiveWalSource>(archive, full_.timeline);
+  };
+  pg::BlockSummaryRange range;
+  range.start = pg::Lsn{0x1000028};  // the first segment: archived since the cluster's start
+  range.end = pg::Lsn::Parse(full_.start_lsn);
+  range.timeline = full_.timeline;
+  const pg::BlockSummary s = pg::SummarizeChangedBlocks(make_source, range, 2);
+  ASSERT_TRUE(s.unusable);
+  EXPECT_NE(s.unusable->find("a tablespace was created or dropped at "), std::string::npos)
+      << *s.unusable;
+  EXPECT_TRUE(s.changed.empty());
 }
 
 // No archive and the WAL since the full gone from pg_wal: every page is read, with the reason.
