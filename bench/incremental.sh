@@ -13,7 +13,8 @@
 # Usage (as root): bench/incremental.sh [SCALE=50] [JOBS=2] [LEVEL=3] [MODULO=100] [WHERE]
 # WHERE replaces the rows changed ("aid % MODULO = 0" by default), e.g. "aid <= 50000" for 1% of
 # scale 50 in one range (rows next to each other: few pages change).
-# Env: DBMEDIC (binary, default build-release/dbmedic), KEEP=1 keeps the work directory.
+# Env: DBMEDIC (binary, default build-release/dbmedic), KEEP=1 keeps the work directory,
+# FROM_WAL=false takes dbmedic's incr without the WAL summary (every page read, page-LSN rule).
 set -euo pipefail
 SCALE=${1:-50}
 JOBS=${2:-2}
@@ -21,6 +22,7 @@ LEVEL=${3:-3}
 MODULO=${4:-100}
 WHERE=${5:-"aid % $MODULO = 0"}
 WHERE_ARG=${5:+ \"$5\"}
+FROM_WAL=${FROM_WAL:-true}
 HERE=$(cd "$(dirname "$0")/.." && pwd)
 DBMEDIC=${DBMEDIC:-$HERE/build-release/dbmedic}
 BIN=/usr/lib/postgresql/15/bin
@@ -95,7 +97,8 @@ dm_backup() {
   local t0 t1 label type
   t0=$(now)
   as_pg "$DM" --output json backup "${DMF[@]}" --type "$1" --jobs "$JOBS" \
-    --repository-compression-level "$LEVEL" >"$W/dm-$1.json" 2>"$W/dm-$1.log"
+    --repository-compression-level "$LEVEL" --backup-incremental-from-wal "$FROM_WAL" \
+    >"$W/dm-$1.json" 2>"$W/dm-$1.log"
   t1=$(now)
   read -r label type < <(python3 -c 'import json,sys; j=json.load(open(sys.argv[1])); print(j["label"], j["type"])' "$W/dm-$1.json")
   [ "$type" = "$1" ] || { echo "dbmedic took a $type backup instead of $1" >&2; exit 1; }
@@ -127,7 +130,7 @@ LOAD_END=$(load)
 echo "incr: dbmedic $DM_INCR_T s $DM_INCR_S B; pgBackRest $BR_INCR_T s $BR_INCR_S B; load $LOAD_END" >&2
 
 cat <<TXT
-Command: \`bench/incremental.sh $SCALE $JOBS $LEVEL $MODULO\` — pgbench scale $SCALE ($(numfmt --to=iec "$DB_SIZE") data
+Command: \`$( [ "$FROM_WAL" = true ] || echo "FROM_WAL=$FROM_WAL " )bench/incremental.sh $SCALE $JOBS $LEVEL $MODULO$WHERE_ARG\` — pgbench scale $SCALE ($(numfmt --to=iec "$DB_SIZE") data
 directory), $JOBS jobs / process-max, zstd level $LEVEL, $(date -u +'%Y-%m-%d %H:%M') UTC, $(nproc) cores, warm cache,
 one run. Load average (1/5/15 min) at the start: $LOAD_START; at the end: $LOAD_END.
 Change between full and incr: \`UPDATE pgbench_accounts SET abalance = abalance + 1 WHERE $WHERE\`
