@@ -30,7 +30,8 @@ restore::ArchiveView LoadArchiveView(const repo::Repository& repository);
 std::vector<std::string> OneRepositoryArgs(Context& ctx, int index);  // cmd_repo.cpp
 
 // restore_command for scratch clusters: this binary, reachable by the server's OS user.
-std::string ScratchRestoreCommand(Context& ctx) {
+// With `wal_filter`: `wal get` skips the changes that file names (undo's side cluster).
+std::string ScratchRestoreCommand(Context& ctx, const std::filesystem::path& wal_filter = {}) {
   namespace fs = std::filesystem;
   const fs::path self = fs::read_symlink("/proc/self/exe");
   if (!core::IsTraversableByOthers(self)) {
@@ -46,6 +47,7 @@ std::string ScratchRestoreCommand(Context& ctx) {
   for (const std::string& arg : OneRepositoryArgs(ctx, ctx.current_repository())) {
     cmd += fmt::format(" '{}'", arg);
   }
+  if (!wal_filter.empty()) cmd += fmt::format(" --wal-filter '{}'", wal_filter.string());
   return wal::SpoolFirstRestoreCommand(cmd + " %f \"%p\"");  // prefetched segments by mv
 }
 

@@ -12,6 +12,7 @@
 #include "cli/command.hpp"
 #include "cli/incident_scan.hpp"
 #include "core/error.hpp"
+#include "core/fs.hpp"
 #include "forensics/catalog_store.hpp"
 #include "forensics/incident_scanner.hpp"
 #include "pg/connection.hpp"
@@ -22,6 +23,7 @@
 #include "repo/repository_set.hpp"
 #include "rescue/undo.hpp"
 #include "wal/archive_catalog.hpp"
+#include "wal/wal_filter.hpp"
 
 namespace dbmedic::cli {
 
@@ -30,7 +32,8 @@ repo::RepositoryConfig FirstHealthyRepository(Context& ctx);  // cmd_repo.cpp
 void AddRepositoryOptions(CLI::App* cmd, Context& ctx, bool cluster);
 std::function<void(std::uint64_t, std::uint64_t)> MakeProgressPrinter(const char* verb);
 restore::ArchiveView LoadArchiveView(const repo::Repository& repository);
-std::string ScratchRestoreCommand(Context& ctx);
+std::string ScratchRestoreCommand(Context& ctx,
+                                  const std::filesystem::path& wal_filter = {});
 
 namespace {
 
@@ -126,9 +129,14 @@ void PrintResult(const rescue::UndoResult& r) {
     for (const std::string& w : o.warnings) fmt::print("  WARNING: {}\n", w);
   }
   fmt::print("committed in one transaction; side cluster ready in {} ({} of the backup "
-             "restored, {} of relations it does not need skipped), undo took {}\n",
+             "restored, {} of relations it does not need skipped{}), undo took {}\n",
              HumanSeconds(r.side_cluster_seconds), HumanBytes(r.side_bytes_restored),
-             HumanBytes(r.side_bytes_skipped), HumanSeconds(r.total_seconds));
+             HumanBytes(r.side_bytes_skipped),
+             r.side_wal_filtered
+                 ? fmt::format(", and {} of their WAL not replayed",
+                               HumanBytes(double(r.side_wal_bytes_skipped)))
+                 : "",
+             HumanSeconds(r.total_seconds));
 }
 
 void Run(Context& ctx, UndoArgs args) {
@@ -159,6 +167,15 @@ void Run(Context& ctx, UndoArgs args) {
                    config.String("cluster.user"), database);
   request.side.target = BeforeTarget(args.before);
   request.side.restore_command = ScratchRestoreCommand(ctx);
+  if (config.Bool("undo.wal_filter")) {
+    request.filtered_restore_command = [&ctx](const rescue::SideFiles& files,
+                                              const std::filesystem::path& dir) {
+      const wal::WalFilter filter{files.database, rescue::SparseRelfilenodes(files)};
+      const std::filesystem::path file = dir / "wal-filter.json";
+      core::AtomicWriteFile(file, filter.ToJson(), 0644);
+      return ScratchRestoreCommand(ctx, file);
+    };
+  }
   request.side.os_user = config.String("cluster.os_user");
   request.side.jobs = static_cast<int>(config.Int("backup.jobs"));
   if (auto dir = config.Optional("drill.scratch_dir"); dir && !dir->empty()) {
@@ -214,6 +231,7 @@ void Setup(CLI::App& root, Context& ctx) {
   AddConfigOption(cmd, ctx, "cluster.os_user");
   AddConfigOption(cmd, ctx, "backup.jobs");
   AddConfigOption(cmd, ctx, "drill.scratch_dir");
+  AddConfigOption(cmd, ctx, "undo.wal_filter");
   AddConfigOption(cmd, ctx, "forensics.catalog");
   AddConfigOption(cmd, ctx, "forensics.wal_dir");
   AddConfigOption(cmd, ctx, "forensics.live_snapshot");

@@ -2,6 +2,7 @@
 // `dbmedic wal list` (what the archive covers).
 #include <algorithm>
 #include <atomic>
+#include <memory>
 #include <thread>
 #include <filesystem>
 
@@ -14,11 +15,13 @@
 #include "core/error.hpp"
 #include "repo/cluster.hpp"
 #include "repo/repository_set.hpp"
+#include "rescue/undo.hpp"
 #include "wal/archive.hpp"
 #include "wal/archive_catalog.hpp"
 #include "wal/prefetch.hpp"
 #include "wal/push_spool.hpp"
 #include "wal/stream_receiver.hpp"
+#include "wal/wal_filter.hpp"
 
 #include <csignal>
 
@@ -42,6 +45,7 @@ struct WalArgs {
   std::string pg_wal;
   std::vector<std::string> names;
   int keep_ahead = 0;  // wal prefetch --keep-ahead
+  std::string wal_filter;  // wal get / prefetch --wal-filter (undo's side cluster)
   std::string slot = "dbmedic";
 };
 
@@ -77,9 +81,29 @@ void RunStream(Context& ctx, const WalArgs& args) {
   if (ctx.json()) PrintJson({{"flushed_lsn", receiver.flushed().ToString()}});
 }
 
+// --wal-filter as WalArchive::Get's rewrite: undo's side cluster skips the changes to relations
+// it does not read (wal/wal_filter.hpp). Loaded once per process.
+// What was skipped is appended to "skipped" beside the filter (rescue/undo.hpp reads it).
+wal::WalArchive::Rewrite FilterRewrite(const wal::WalArchive& archive, const std::string& file) {
+  if (file.empty()) return {};
+  auto filter = std::make_shared<wal::ArchiveWalFilter>(archive, wal::WalFilter::Load(file));
+  const std::filesystem::path stats =
+      std::filesystem::path(file).parent_path() / rescue::kWalFilterStatsFile;
+  return [filter, stats](std::string_view name, std::string& content) {
+    const pg::NeutralizeResult r = filter->Apply(name, content);
+    spdlog::debug("wal filter: {}: {} of {} records skipped ({} bytes)", name, r.neutralized,
+                  r.records, r.bytes);
+    try {
+      core::AppendLine(stats, fmt::format("{} {}", r.neutralized, r.bytes));
+    } catch (const Error& e) {
+      spdlog::warn("wal filter: cannot count what was skipped: {}", e.what());  // not fatal
+    }
+  };
+}
+
 // Starts a background `wal prefetch` for the segments after `name` (see wal/prefetch.hpp).
 void StartPrefetch(Context& ctx, int repository, const std::string& name,
-                   const std::string& dest) {
+                   const std::string& dest, const std::string& filter) {
   const int count = static_cast<int>(ctx.config().Int("wal.prefetch"));
   if (count <= 0) return;
   const std::filesystem::path spool = wal::SpoolFor(dest);
@@ -90,6 +114,9 @@ void StartPrefetch(Context& ctx, int repository, const std::string& name,
   if (ctx.config_path) argv.insert(argv.end(), {"--config", *ctx.config_path});
   argv.insert(argv.end(), {"wal", "prefetch", "--spool", spool.string(), "--keep-ahead",
                            std::to_string(count)});
+  if (!filter.empty()) {
+    argv.insert(argv.end(), {"--wal-filter", std::filesystem::absolute(filter).string()});
+  }
   // From the repository that served this segment (key file, S3 flags included).
   const std::vector<std::string> repo_args = OneRepositoryArgs(ctx, repository);
   argv.insert(argv.end(), repo_args.begin(), repo_args.end());
@@ -104,7 +131,8 @@ void RunPrefetch(Context& ctx, const WalArgs& args) {
   const int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   const int jobs =
       args.keep_ahead > 0 ? cores : std::min(cores, static_cast<int>(args.names.size()));
-  wal::RunPrefetch(archive, args.spool, args.names, jobs, args.keep_ahead);
+  wal::RunPrefetch(archive, args.spool, args.names, jobs, args.keep_ahead,
+                   std::chrono::seconds(30), FilterRewrite(archive, args.wal_filter));
 }
 
 // Synchronous push: compressed, checksummed, fsynced in the repository before exit 0.
@@ -242,7 +270,7 @@ bool GetFrom(const core::Config& config, const WalArgs& args) {
   const repo::Repository repository = repo::OpenRepository(config);
   wal::WalArchive archive(repository, repository.info().codec);
   try {
-    return archive.Get(args.name, args.dest);
+    return archive.Get(args.name, args.dest, FilterRewrite(archive, args.wal_filter));
   } catch (const Error& e) {
     throw e.WithContext(fmt::format("unable to get WAL file '{}' from repository '{}'", args.name,
                                     repository.storage().Describe("")));
@@ -288,7 +316,7 @@ void RunGet(Context& ctx, const WalArgs& args) {
   }
   // Not found is PostgreSQL's normal end of archive recovery: exit 1, and no noise.
   if (!found) ctx.exit_code = 1;
-  if (found) StartPrefetch(ctx, served_by, args.name, args.dest);
+  if (found) StartPrefetch(ctx, served_by, args.name, args.dest, args.wal_filter);
   if (ctx.json()) PrintJson({{"name", args.name}, {"found", found}, {"dest", args.dest}});
 }
 
@@ -383,6 +411,10 @@ void Setup(CLI::App& root, Context& ctx) {
   get->add_option("dest", args->dest, "Where to write it (%p)")->required();
   AddRepositoryOptions(get, ctx, false);
   AddConfigOption(get, ctx, "wal.prefetch");
+  get->add_option("--wal-filter", args->wal_filter,
+                  "Internal, for undo's side cluster: skip the changes to the relations this "
+                  "file (written by `dbmedic undo`) lists")
+      ->check(CLI::ExistingFile);
   get->callback([&ctx, args] { RunGet(ctx, *args); });
 
   // Internal: the background prefetcher `wal get` starts. Hidden from --help.
@@ -392,6 +424,7 @@ void Setup(CLI::App& root, Context& ctx) {
   prefetch->add_option("names", args->names, "Segments to fetch")->required();
   prefetch->add_option("--keep-ahead", args->keep_ahead,
                        "Then keep this many segments in the spool until the archive ends");
+  prefetch->add_option("--wal-filter", args->wal_filter, "Rewrite segments with this filter");
   AddRepositoryOptions(prefetch, ctx, false);
   prefetch->callback([&ctx, args] { RunPrefetch(ctx, *args); });
 

@@ -20,7 +20,8 @@ namespace dbmedic::cli {
 rescue::RecoveryStatus LoadRecoveryStatus(Context& ctx, const repo::Repository& repository,
                                           const std::vector<repo::Manifest>& backups);
 restore::ArchiveView LoadArchiveView(const repo::Repository& repository);
-std::string ScratchRestoreCommand(Context& ctx);
+std::string ScratchRestoreCommand(Context& ctx,
+                                  const std::filesystem::path& wal_filter = {});
 
 namespace {
 

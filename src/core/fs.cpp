@@ -84,6 +84,12 @@ void AtomicWriteFile(const fs::path& path, std::string_view data, mode_t mode) {
   FsyncDir(dir);
 }
 
+void AppendLine(const fs::path& path, std::string_view line, mode_t mode) {
+  Fd fd(::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, mode));
+  if (fd.get() < 0) throw SystemError(errno, "open", path.string());
+  WriteAll(fd.get(), std::string(line) + "\n", path);
+}
+
 std::string ReadFile(const fs::path& path) {
   Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
   if (fd.get() < 0) {

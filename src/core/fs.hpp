@@ -18,6 +18,10 @@ namespace fs = std::filesystem;
 // kDiskFull) naming the path.
 void AtomicWriteFile(const fs::path& path, std::string_view data, mode_t mode = 0644);
 
+// Appends `line` and a newline with one write(2) in append mode, so lines from concurrent
+// processes never interleave (a small log or tally, not durable). Throws Error(kIo) naming it.
+void AppendLine(const fs::path& path, std::string_view line, mode_t mode = 0644);
+
 // Reads a whole file. Throws Error(kNotFound) if it does not exist, Error(kIo) otherwise.
 std::string ReadFile(const fs::path& path);
 

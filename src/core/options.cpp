@@ -183,6 +183,10 @@ constexpr OptionSpec kOptions[] = {
     {"drill.interval", T::kDuration, "0s",
      "The monitor agent runs a restore drill of the newest backup when the last drill is older "
      "than this (0s = never; schedule `dbmedic drill` yourself)."},
+    {"undo.wal_filter", T::kBool, "true",
+     "Undo's side cluster skips, while replaying, the WAL changes to the relations it does not "
+     "read (other tables and databases, restored as sparse files): most of the replay time. "
+     "false replays every record."},
     {"recovery.metrics_interval", T::kDuration, "1m",
      "How often the monitor agent reads the repository for the recovery metrics (backup and "
      "drill ages, predicted RTO, RPO)."},

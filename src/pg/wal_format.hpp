@@ -85,6 +85,7 @@ std::optional<std::string_view> RmgrName(std::uint8_t rmid);
 // --- catalog/pg_control.h (RM_XLOG_ID info codes) ---------------------------------------------
 inline constexpr std::uint8_t kXlogCheckpointShutdown = 0x00;
 inline constexpr std::uint8_t kXlogCheckpointOnline = 0x10;
+inline constexpr std::uint8_t kXlogNoop = 0x20;  // XLOG_NOOP: redo does nothing
 inline constexpr std::uint8_t kXlogSwitch = 0x40;
 inline constexpr std::uint8_t kXlogFpi = 0xB0;
 inline constexpr std::uint8_t kXlogFpiForHint = 0xA0;

@@ -117,4 +117,14 @@ bool ContentNeeded(const SideFiles& files, std::string_view path) {
   return !files.known.contains(relfilenode) || files.needed.contains(relfilenode);
 }
 
+std::vector<pg::Oid> SparseRelfilenodes(const SideFiles& files) {
+  std::vector<pg::Oid> out;
+  for (const pg::Oid relfilenode : files.known) {  // a std::set: sorted
+    if (relfilenode >= kFirstNormalObjectId && !files.needed.contains(relfilenode)) {
+      out.push_back(relfilenode);
+    }
+  }
+  return out;
+}
+
 }  // namespace dbmedic::rescue

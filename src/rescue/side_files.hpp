@@ -37,4 +37,8 @@ std::optional<SideFiles> SideFilesFor(const pg::RelationCatalog& catalog,
 // (global/, pg_xact/, catalogs, files the catalog does not know) is needed.
 bool ContentNeeded(const SideFiles& files, std::string_view path);
 
+// The relfilenodes of `files.database` that ContentNeeded leaves sparse (sorted): their WAL need
+// not be replayed either (wal/wal_filter.hpp); nor need any other database's.
+std::vector<pg::Oid> SparseRelfilenodes(const SideFiles& files);
+
 }  // namespace dbmedic::rescue

@@ -5,15 +5,18 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdint>
+#include <sstream>
 #include <string>
 #include <thread>
 #include <utility>
 #include <vector>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <spdlog/spdlog.h>
 
 #include "core/error.hpp"
+#include "core/fs.hpp"
 #include "pg/connection.hpp"
 #include "rescue/interrupt.hpp"
 #include "rescue/side_files.hpp"
@@ -151,6 +154,58 @@ std::vector<std::pair<std::string, std::string>> SideClusterSettings() {
           {"autovacuum", "off"}};
 }
 
+void GiveToOsUser(const std::filesystem::path& dir, const std::string& os_user) {
+  if (!core::IsRoot() || os_user.empty()) return;
+  if (std::optional<core::UserIds> user = core::LookupUser(os_user)) {
+    core::ChownRecursive(dir, user->uid, user->gid);
+  }
+}
+
+// Sums the "<records> <bytes>" lines the filtering processes appended (see UndoRequest).
+void AddSkippedWal(const std::filesystem::path& stats, UndoResult& result) {
+  std::error_code ec;
+  if (!std::filesystem::exists(stats, ec)) return;
+  std::istringstream in(core::ReadFile(stats));
+  std::uint64_t records = 0, bytes = 0;
+  while (in >> records >> bytes) {
+    result.side_wal_records_skipped += records;
+    result.side_wal_bytes_skipped += bytes;
+  }
+}
+
+std::vector<std::string> QuotedLiterals(const std::vector<std::string>& values) {
+  std::vector<std::string> out;
+  for (const std::string& v : values) out.push_back(pg::QuoteLiteral(v));
+  return out;
+}
+
+// The WAL filter skipped the files the repository's catalog knew as other relations'. Should one
+// of those file numbers have been reused since the last backup by a relation undo reads (after an
+// OID wraparound), its content in the side cluster would be wrong: refuse rather than copy it.
+void CheckNothingReadWasSkipped(pg::Connection& side, const std::vector<std::string>& tables,
+                                const std::vector<pg::Oid>& skipped) {
+  if (skipped.empty()) return;
+  const std::string sql = fmt::format(
+      "WITH t AS (SELECT to_regclass(n)::oid AS oid FROM unnest(ARRAY[{}]::text[]) AS n), "
+      "rel AS (SELECT oid FROM t WHERE oid IS NOT NULL UNION "
+      "        SELECT reltoastrelid FROM pg_class WHERE oid IN (SELECT oid FROM t) "
+      "        AND reltoastrelid <> 0), "
+      "idx AS (SELECT indexrelid AS oid FROM pg_index WHERE indrelid IN (SELECT oid FROM rel)) "
+      "SELECT coalesce(string_agg(c.oid::regclass::text || ' (file ' || "
+      "pg_relation_filenode(c.oid) || ')', ', '), '') FROM pg_class c "
+      "WHERE (c.oid < 16384 OR c.oid IN (SELECT oid FROM rel UNION SELECT oid FROM idx)) "
+      "AND pg_relation_filenode(c.oid) = ANY({}::oid[])",
+      fmt::join(QuotedLiterals(tables), ","),
+      pg::QuoteLiteral(fmt::format("{{{}}}", fmt::join(skipped, ","))));
+  const std::string hit = side.Scalar(sql);
+  if (hit.empty()) return;
+  throw Error(ErrorCode::kConflict,
+              fmt::format("undo's side cluster skipped the WAL of files that {} now use (file "
+                          "numbers reused since the last backup)",
+                          hit),
+              "run the undo again with --undo-wal-filter false (replays every record)");
+}
+
 UndoResult Undo(const repo::Repository& repository,
                 const std::function<restore::ArchiveView()>& load_archive,
                 const UndoRequest& request) {
@@ -167,26 +222,55 @@ UndoResult Undo(const repo::Repository& repository,
   // aborts that transaction. The side cluster's new timeline is not archived (archive_mode off).
   side_options.target.action = restore::TargetAction::kPromote;
   side_options.server_settings = SideClusterSettings();
+  std::optional<core::TempDir> filter_dir;  // outlives the side cluster, which reads it
+  std::vector<pg::Oid> skipped;
   if (request.catalog) {
     if (auto files = SideFilesFor(*request.catalog, request.database, request.tables)) {
       side_options.content_needed = [files = *files](const std::string& path) {
         return ContentNeeded(files, path);
       };
+      if (request.filtered_restore_command) {
+        filter_dir.emplace("dbmedic-undo-filter", request.side.parent_dir);
+        GiveToOsUser(filter_dir->path(), request.side.os_user);  // restore_command's user
+        side_options.restore_command =
+            request.filtered_restore_command(*files, filter_dir->path());
+        skipped = SparseRelfilenodes(*files);
+      }
     } else {
       spdlog::info("undo: the repository's catalog does not name every table: restoring the "
                    "whole backup for the side cluster");
     }
   }
   Phase(request, "restoring a side cluster to " + side_options.target.Describe());
-  ScratchCluster side(repository, load_archive(), side_options);
+  std::optional<ScratchCluster> side_cluster;
+  try {
+    side_cluster.emplace(repository, load_archive(), side_options);
+  } catch (const Error& e) {
+    // The filter is an optimisation: should replay fail with it (a case it does not foresee,
+    // e.g. a record crossing a timeline switch that touches a skipped page), replay everything.
+    if (!filter_dir || e.code() != ErrorCode::kPostgres) throw;
+    ThrowIfInterrupted(kInterruptedUndo);
+    spdlog::warn("undo: the side cluster's recovery failed with the WAL filter ({}); restoring "
+                 "it again, replaying every record",
+                 e.what());
+    filter_dir.reset();
+    side_options.restore_command = request.side.restore_command;
+    side_cluster.emplace(repository, load_archive(), side_options);
+  }
+  ScratchCluster& side = *side_cluster;
   UndoResult result;
   result.side_cluster_seconds = side.result().rto_seconds;
   result.side_bytes_skipped = side.result().restore.bytes_skipped;
   result.side_bytes_restored = side.result().restore.bytes - result.side_bytes_skipped;
+  if (filter_dir) {
+    result.side_wal_filtered = true;
+    AddSkippedWal(filter_dir->path() / kWalFilterStatsFile, result);
+  }
   result.plan.label = side.result().restore.label;
   result.plan.target = side_options.target.Describe();
   result.plan.database = request.database;
   pg::Connection old = pg::Connection::Open(side.ConnInfo(request.database));
+  if (filter_dir) CheckNothingReadWasSkipped(old, request.tables, skipped);
   std::vector<std::unique_ptr<TableUndo>> tables;
   for (const std::string& name : request.tables) {
     tables.push_back(std::make_unique<TableUndo>(old, live, name, request,
@@ -246,6 +330,9 @@ nlohmann::json ToJson(const UndoResult& result) {
           {"side_cluster_seconds", result.side_cluster_seconds},
           {"side_bytes_restored", result.side_bytes_restored},
           {"side_bytes_skipped", result.side_bytes_skipped},
+          {"side_wal_filtered", result.side_wal_filtered},
+          {"side_wal_records_skipped", result.side_wal_records_skipped},
+          {"side_wal_bytes_skipped", result.side_wal_bytes_skipped},
           {"total_seconds", result.total_seconds}};
 }
 

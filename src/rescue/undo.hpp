@@ -19,6 +19,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <filesystem>
 #include <functional>
 #include <optional>
 #include <string>
@@ -29,6 +30,7 @@
 #include "pg/relation_catalog.hpp"
 #include "repo/repository.hpp"
 #include "rescue/scratch_cluster.hpp"
+#include "rescue/side_files.hpp"
 
 namespace dbmedic::rescue {
 
@@ -75,6 +77,10 @@ struct UndoResult {
   double side_cluster_seconds = 0;  // restore + replay to just before the incident
   std::uint64_t side_bytes_restored = 0;  // backup bytes read into the side cluster
   std::uint64_t side_bytes_skipped = 0;   // relations undo does not read: left sparse
+  // WAL records of those relations that the side cluster's replay skipped (undo.wal_filter).
+  bool side_wal_filtered = false;
+  std::uint64_t side_wal_records_skipped = 0;
+  std::uint64_t side_wal_bytes_skipped = 0;
   double total_seconds = 0;
 };
 
@@ -94,7 +100,16 @@ struct UndoRequest {
   // The repository's catalog snapshots: when they name the database and every table, the side
   // cluster gets only the files undo reads (rescue/side_files.hpp); nullptr: every file.
   const pg::RelationCatalog* catalog = nullptr;
+  // When set and the side cluster is selective: the side cluster's restore_command that also
+  // skips the WAL of the relations left sparse, with the filter written into `dir` (the CLI
+  // writes it: the format belongs to the wal module). Unset: side.restore_command replays all.
+  // Each process applying the filter appends "<records> <bytes>\n" (what it skipped) to
+  // dir/kWalFilterStatsFile, which `dir`'s owner (the cluster's OS user) may write.
+  std::function<std::string(const SideFiles& files, const std::filesystem::path& dir)>
+      filtered_restore_command;
 };
+
+inline constexpr std::string_view kWalFilterStatsFile = "skipped";
 
 // Throws Error: kNotFound (a table that did not exist at the target), kConflict (rows changed
 // since, without on_conflict; a recreated table without into_schema; SCHEMA.table already

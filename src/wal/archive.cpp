@@ -239,10 +239,13 @@ std::string WalArchive::Read(const ArchivedFile& file) const {
   return raw;
 }
 
-bool WalArchive::Get(std::string_view name, const std::filesystem::path& dest) const {
+bool WalArchive::Get(std::string_view name, const std::filesystem::path& dest,
+                     const Rewrite& rewrite) const {
   const std::optional<ArchivedFile> file = Find(name);
   if (!file) return false;
-  WriteThroughRename(dest, Read(*file));
+  std::string content = Read(*file);
+  if (rewrite) rewrite(name, content);
+  WriteThroughRename(dest, content);
   return true;
 }
 

@@ -11,6 +11,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -68,8 +69,11 @@ class WalArchive {
   // object when the content does not match its name.
   std::string Read(const ArchivedFile& file) const;
   // Fetches `name` into `dest` (written beside it and renamed, so PostgreSQL never sees half a
-  // file). Returns false (nothing written) when the archive has no such file.
-  bool Get(std::string_view name, const std::filesystem::path& dest) const;
+  // file). Returns false (nothing written) when the archive has no such file. `rewrite`, when
+  // set, changes the verified content before it is written (undo's WAL filter).
+  using Rewrite = std::function<void(std::string_view name, std::string& content)>;
+  bool Get(std::string_view name, const std::filesystem::path& dest,
+           const Rewrite& rewrite = {}) const;
 
   // Every archived file, sorted by name.
   std::vector<ArchivedFile> List() const;

@@ -120,12 +120,14 @@ namespace {
 
 // Fetches `names` into the spool with `jobs` threads; false once one is not in the archive.
 bool FetchBatch(const WalArchive& archive, const fs::path& spool,
-                const std::vector<std::string>& names, int jobs) {
+                const std::vector<std::string>& names, int jobs,
+                const WalArchive::Rewrite& rewrite) {
   std::atomic<bool> ended{false};
   repo::RunParallel(names.size(), jobs, [&](std::size_t i) {
     if (ended) return;
     // Get() writes beside the file and renames: the spool never shows half a segment.
-    if (!archive.Get(names[i], spool / names[i])) ended = true;  // end of the archive, for now
+    // A name missing from the archive: its end, for now.
+    if (!archive.Get(names[i], spool / names[i], rewrite)) ended = true;
   });
   return !ended;
 }
@@ -155,7 +157,8 @@ std::vector<std::string> SegmentsAfter(const std::string& last, int count) {
 }
 
 void KeepAhead(const WalArchive& archive, const fs::path& spool, std::string last, int jobs,
-               int keep_ahead, std::chrono::milliseconds idle_limit) {
+               int keep_ahead, std::chrono::milliseconds idle_limit,
+               const WalArchive::Rewrite& rewrite) {
   using Clock = std::chrono::steady_clock;
   auto last_progress = Clock::now();
   while (!StopRequested(spool)) {
@@ -166,7 +169,7 @@ void KeepAhead(const WalArchive& archive, const fs::path& spool, std::string las
       continue;
     }
     const std::vector<std::string> names = SegmentsAfter(last, std::min(room, jobs));
-    if (names.empty() || !FetchBatch(archive, spool, names, jobs)) return;
+    if (names.empty() || !FetchBatch(archive, spool, names, jobs, rewrite)) return;
     last = names.back();
     last_progress = Clock::now();
   }
@@ -176,12 +179,14 @@ void KeepAhead(const WalArchive& archive, const fs::path& spool, std::string las
 
 void RunPrefetch(const WalArchive& archive, const fs::path& spool,
                  const std::vector<std::string>& names, int jobs, int keep_ahead,
-                 std::chrono::milliseconds idle_limit) {
+                 std::chrono::milliseconds idle_limit, const WalArchive::Rewrite& rewrite) {
   core::MakeDirs(spool, 0700);
   SpoolLock lock(spool);
   if (!lock.TryLock()) return;  // another prefetcher is at work
-  if (!FetchBatch(archive, spool, names, jobs) || keep_ahead <= 0 || names.empty()) return;
-  KeepAhead(archive, spool, names.back(), jobs, keep_ahead, idle_limit);
+  if (!FetchBatch(archive, spool, names, jobs, rewrite) || keep_ahead <= 0 || names.empty()) {
+    return;
+  }
+  KeepAhead(archive, spool, names.back(), jobs, keep_ahead, idle_limit, rewrite);
 }
 
 }  // namespace dbmedic::wal

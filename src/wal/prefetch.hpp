@@ -66,8 +66,10 @@ void LaunchDetached(const std::vector<std::string>& argv,
 // every keep_ahead + 1 segments, which was 10 s of a 52 s replay of 1.1 GB. It ends at the end
 // of the archive, when EndPrefetch asks it to, or after idle_limit with a full spool and nobody
 // taking from it (recovery paused, a timeline switch, a server stopped).
+// `rewrite` is applied to every segment before it enters the spool (WalArchive::Get).
 void RunPrefetch(const WalArchive& archive, const std::filesystem::path& spool,
                  const std::vector<std::string>& names, int jobs, int keep_ahead = 0,
-                 std::chrono::milliseconds idle_limit = std::chrono::seconds(30));
+                 std::chrono::milliseconds idle_limit = std::chrono::seconds(30),
+                 const WalArchive::Rewrite& rewrite = {});
 
 }  // namespace dbmedic::wal

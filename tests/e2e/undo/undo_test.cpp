@@ -142,6 +142,29 @@ TEST_F(UndoTest, SideClusterReadsOnlyTheTableItsToastAndTheCatalogs) {
   EXPECT_GE(j["side_bytes_skipped"].get<std::int64_t>(), other * 9 / 10)
       << "bulk and the shop database are not read from the repository";
   EXPECT_GT(j["side_bytes_restored"].get<std::int64_t>(), 0);
+  // The changes to those relations were not replayed either (undo.wal_filter, on by default):
+  // the tests before this one wrote to orders, events, bulk... after the backup.
+  EXPECT_TRUE(j["side_wal_filtered"].get<bool>());
+  EXPECT_GT(j["side_wal_records_skipped"].get<std::int64_t>(), 0);
+}
+
+// With the filter off every record is replayed, and the result is the same.
+TEST_F(UndoTest, WithoutTheWalFilterEveryRecordIsReplayedAndTheResultIsTheSame) {
+  Live().Sql("CREATE TABLE plain (id int PRIMARY KEY, v text)");
+  Live().Sql("INSERT INTO plain SELECT g, md5(g::text) FROM generate_series(1, 500) g");
+  Live().Sql("UPDATE bulk SET v = v || '!' WHERE id <= 20000");  // WAL of a skipped relation
+  const std::string before = Md5("plain");
+  const std::string time = Now();
+  Live().Sql("DROP TABLE plain");
+
+  const core::ProcessResult r = Undo(
+      {"--undo-wal-filter", "false", "--table", "public.plain", "--before", time, "--yes"},
+      true);
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  const nlohmann::json j = nlohmann::json::parse(r.out);
+  EXPECT_FALSE(j["side_wal_filtered"].get<bool>());
+  EXPECT_EQ(j["side_wal_records_skipped"].get<std::int64_t>(), 0);
+  EXPECT_EQ(Md5("plain"), before);
 }
 
 TEST_F(UndoTest, TruncatedTableGetsItsRowsBackAndKeepsNewOnes) {

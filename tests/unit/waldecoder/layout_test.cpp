@@ -42,7 +42,7 @@ int main(void) {
   P(XLR_MAX_BLOCK_ID); P(XLR_BLOCK_ID_DATA_SHORT); P(XLR_BLOCK_ID_DATA_LONG);
   P(XLR_BLOCK_ID_ORIGIN); P(XLR_BLOCK_ID_TOPLEVEL_XID);
   P(RM_HEAP_ID); P(RM_XACT_ID); P(RM_SMGR_ID); P(RM_RELMAP_ID); P(RM_DBASE_ID); P(RM_MAX_BUILTIN_ID);
-  P(XLOG_SWITCH); P(XLOG_XACT_HAS_INFO); P(XACT_XINFO_HAS_DROPPED_STATS);
+  P(XLOG_SWITCH); P(XLOG_NOOP); P(XLOG_XACT_HAS_INFO); P(XACT_XINFO_HAS_DROPPED_STATS);
   P(sizeof(xl_xact_stats_item)); P(sizeof(SharedInvalidationMessage)); P(sizeof(xl_xact_origin));
   P(XLOG_HEAP_DELETE); P(XLOG_HEAP_HOT_UPDATE); P(XLOG_HEAP2_MULTI_INSERT); P(SizeOfHeapTruncate);
   P(offsetof(xl_heap_multi_insert, ntuples)); P(XLOG_SMGR_CREATE); P(XLOG_DBASE_DROP);
@@ -104,6 +104,7 @@ TEST(WalLayout, TranscribedConstantsMatchPostgres15Headers) {
   EXPECT_EQ(v["RM_DBASE_ID"], static_cast<int>(Rmgr::kDbase));
   EXPECT_EQ(v["RM_MAX_BUILTIN_ID"], kMaxBuiltinRmgr);
   EXPECT_EQ(v["XLOG_SWITCH"], kXlogSwitch);
+  EXPECT_EQ(v["XLOG_NOOP"], kXlogNoop);
   EXPECT_EQ(v["XLOG_XACT_HAS_INFO"], kXactHasInfo);
   EXPECT_EQ(v["XACT_XINFO_HAS_DROPPED_STATS"], kXinfoHasDroppedStats);
   EXPECT_EQ(v["sizeof(xl_xact_stats_item)"], kXactStatsItemSize);
