@@ -380,6 +380,16 @@ void AddInline(Copier& copier, const std::string& path, const std::string& conte
   copier.Add(std::move(source), EntryFor(path, content.size(), 0600, NowEpoch()));
 }
 
+// Bytes of the relation main forks that the reference also holds (what a summary may spare).
+std::uint64_t SharedMainForkBytes(const DataDirPlan& plan, const repo::Manifest& reference) {
+  const auto prior = FilesByPath(reference);
+  std::uint64_t bytes = 0;
+  for (const PlannedFile& f : plan.files) {
+    if (IsRelationMainFork(f.path) && prior.contains(f.path)) bytes += f.size;
+  }
+  return bytes;
+}
+
 // The WAL from pg_wal, then (for the segments recycled there) from the archive the CLI gave.
 std::unique_ptr<pg::WalSource> OpenWalSources(const fs::path& data_dir, std::uint32_t timeline,
                                               const BackupOptions& options,
@@ -409,8 +419,19 @@ std::optional<pg::BlockSummary> SummariseSinceReference(const fs::path& data_dir
                                                         const repo::Manifest& reference,
                                                         const repo::Manifest& m,
                                                         const BackupOptions& options, int jobs,
+                                                        std::uint64_t relation_bytes,
                                                         WalSummaryReport& report) {
   report.attempted = true;
+  const std::uint64_t wal_bytes =
+      pg::Lsn::Parse(m.start_lsn).value - pg::Lsn::Parse(reference.start_lsn).value;
+  if (!SummaryWorthReading(wal_bytes, relation_bytes)) {
+    report.fallback = fmt::format(
+        "the WAL since the reference ({} MiB) is more than a quarter of the relation files it "
+        "would spare reading ({} MiB): reading their pages is cheaper",
+        wal_bytes >> 20, relation_bytes >> 20);
+    spdlog::info("backup {}: {}", m.label, report.fallback);
+    return std::nullopt;
+  }
   const auto began = Clock::now();
   std::string unavailable;
   std::unique_ptr<pg::WalSource> source = OpenWalSources(data_dir, m.timeline, options, unavailable);
@@ -522,7 +543,8 @@ BackupResult RunBackup(const core::Config& config, repo::Repository& repository,
   const int jobs = repo::EffectiveJobs(static_cast<int>(config.Int("backup.jobs")));
   std::optional<pg::BlockSummary> summary;
   if (reference && config.Bool("backup.incremental_from_wal")) {
-    summary = SummariseSinceReference(data_dir, *reference, m, options, jobs, result.wal_summary);
+    summary = SummariseSinceReference(data_dir, *reference, m, options, jobs,
+                                      SharedMainForkBytes(plan, *reference), result.wal_summary);
   }
   Copier copier(repository.storage(), {m.label, codec, start.lsn.value}, jobs, options, m.chunk_size);
   AddDataFiles(copier, plan, id.data_checksums, reference, summary ? &*summary : nullptr,

@@ -67,6 +67,11 @@ std::optional<RelationFile> RelationFileOf(std::string_view path) {
   return out;
 }
 
+bool SummaryWorthReading(std::uint64_t wal_bytes, std::uint64_t relation_bytes) {
+  constexpr std::uint64_t kAlwaysSummarised = 64ull << 20;
+  return wal_bytes <= std::max(kAlwaysSummarised, relation_bytes / 4);
+}
+
 WalPlan PlanFromSummary(const pg::BlockSummary& summary, std::string_view path) {
   WalPlan plan;
   const std::optional<RelationFile> file = RelationFileOf(path);

@@ -44,6 +44,13 @@ struct WalPlan {
   std::vector<std::uint32_t> blocks;
 };
 
+// Whether summarising `wal_bytes` of WAL (the LSN distance from the reference's start) is
+// cheaper than reading `relation_bytes` (the main forks the reference holds) page by page.
+// Reading a byte of WAL (from the archive: decompress, verify, decode) costs more than reading a
+// page from the data directory and checking its LSN, so past a quarter of the relation data the
+// summary is skipped; a range of up to 64 MiB (four segments) is always summarised.
+bool SummaryWorthReading(std::uint64_t wal_bytes, std::uint64_t relation_bytes);
+
 // The rule for main fork `path` given the summary.
 WalPlan PlanFromSummary(const pg::BlockSummary& summary, std::string_view path);
 

@@ -38,6 +38,14 @@ TEST(RelationFileOf, OtherForksAndFilesAreNotRelations) {
   EXPECT_FALSE(RelationFileOf("pg_wal/000000010000000000000001"));
 }
 
+TEST(SummaryWorthReading, UpToFourSegmentsAlwaysAndBeyondThatUpToAQuarterOfTheData) {
+  constexpr std::uint64_t kMiB = 1 << 20;
+  EXPECT_TRUE(SummaryWorthReading(64 * kMiB, 1 * kMiB));
+  EXPECT_FALSE(SummaryWorthReading(65 * kMiB, 1 * kMiB));
+  EXPECT_TRUE(SummaryWorthReading(80 * kMiB, 750 * kMiB));   // pgbench-50, 1% in one range
+  EXPECT_FALSE(SummaryWorthReading(576 * kMiB, 750 * kMiB)); // pgbench-50, 1% scattered
+}
+
 pg::BlockSummary SummaryOf(pg::RelFileNode rel, std::initializer_list<std::uint32_t> blocks) {
   pg::BlockSummary s;
   for (std::uint32_t b : blocks) s.changed[rel].Add(b);
