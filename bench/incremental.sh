@@ -5,11 +5,16 @@
 # both. Prints the time and repository space of each incremental against its own full, and
 # dbmedic's incremental against pgBackRest's (goal: incr < 10% of the full's time and space, and
 # less than pgBackRest's incr). One run; the load average is printed with the figures.
+# WAL is archived with `dbmedic wal push` from the full backup on (as a dbmedic user runs it):
+# dbmedic's incr reads only the blocks the WAL since the full names (backup.incremental_from_wal);
+# pgBackRest's archive is off (its incr does not need it). Each timed backup starts once the
+# archiver has caught up, so archiving never runs during a timed backup.
 #
 # Usage (as root): bench/incremental.sh [SCALE=50] [JOBS=2] [LEVEL=3] [MODULO=100] [WHERE]
 # WHERE replaces the rows changed ("aid % MODULO = 0" by default), e.g. "aid <= 50000" for 1% of
 # scale 50 in one range (rows next to each other: few pages change).
-# Env: DBMEDIC (binary, default build-release/dbmedic), KEEP=1 keeps the work directory.
+# Env: DBMEDIC (binary, default build-release/dbmedic), KEEP=1 keeps the work directory,
+# FROM_WAL=false takes dbmedic's incr without the WAL summary (every page read, page-LSN rule).
 set -euo pipefail
 SCALE=${1:-50}
 JOBS=${2:-2}
@@ -17,6 +22,7 @@ LEVEL=${3:-3}
 MODULO=${4:-100}
 WHERE=${5:-"aid % $MODULO = 0"}
 WHERE_ARG=${5:+ \"$5\"}
+FROM_WAL=${FROM_WAL:-true}
 HERE=$(cd "$(dirname "$0")/.." && pwd)
 DBMEDIC=${DBMEDIC:-$HERE/build-release/dbmedic}
 BIN=/usr/lib/postgresql/15/bin
@@ -51,6 +57,10 @@ as_pg "$BIN/pg_ctl" -D "$W/data" -l "$W/server.log" -w start >/dev/null
 as_pg "$BIN/pgbench" -i -s "$SCALE" -q -h "$W/sock" -p "$PORT" postgres >/dev/null 2>&1
 psql_ CHECKPOINT
 DB_SIZE=$(size "$W/data")
+# Waits until PostgreSQL has archived every finished segment.
+archived() {
+  while ls "$W/data/pg_wal/archive_status/" 2>/dev/null | grep -q '\.ready$'; do sleep 0.2; done
+}
 
 cat > "$W/pgbackrest.conf" <<CONF
 [global]
@@ -76,21 +86,27 @@ as_pg $PGBR stanza-create >/dev/null
 DM="$W/dbmedic"
 DMF=(--repo "$W/repo-dbmedic" --pg-host "$W/sock" --pg-port "$PORT")
 as_pg "$DM" repo init "${DMF[@]}" --repository-compression-level "$LEVEL" >/dev/null
+psql_ "ALTER SYSTEM SET archive_command = '$DM wal push --repo $W/repo-dbmedic %p'"
+psql_ "SELECT pg_reload_conf()" >/dev/null
 
 # Times one dbmedic backup of TYPE; sets T (seconds) and S (bytes the backup stored, manifest
 # included: the size of its directory).
 dm_backup() {
+  archived
   sync
   local t0 t1 label type
   t0=$(now)
   as_pg "$DM" --output json backup "${DMF[@]}" --type "$1" --jobs "$JOBS" \
-    --repository-compression-level "$LEVEL" >"$W/dm-$1.json" 2>"$W/dm-$1.log"
+    --repository-compression-level "$LEVEL" --backup-incremental-from-wal "$FROM_WAL" \
+    >"$W/dm-$1.json" 2>"$W/dm-$1.log"
   t1=$(now)
   read -r label type < <(python3 -c 'import json,sys; j=json.load(open(sys.argv[1])); print(j["label"], j["type"])' "$W/dm-$1.json")
   [ "$type" = "$1" ] || { echo "dbmedic took a $type backup instead of $1" >&2; exit 1; }
   T=$(secs "$t0" "$t1"); S=$(size "$W/repo-dbmedic/backup/$label"); L=$label
+  SUMMARY=$(python3 -c 'import json,sys; w=json.load(open(sys.argv[1]))["wal_summary"]; print("none" if w is None else ("used: %(relation_files_summarised)d relation files read from the summary (%(pages_read)d pages; %(records)d WAL records summarised in %(seconds).2f s), %(relation_files_page_scanned)d page by page, %(relation_files_copied_whole)d whole" % w if w["used"] else "not used: " + w["fallback"]))' "$W/dm-$1.json")
 }
 br_backup() {
+  archived
   sync
   local t0 t1 dir
   t0=$(now); as_pg $PGBR backup --type="$1" >/dev/null; t1=$(now)
@@ -114,7 +130,7 @@ LOAD_END=$(load)
 echo "incr: dbmedic $DM_INCR_T s $DM_INCR_S B; pgBackRest $BR_INCR_T s $BR_INCR_S B; load $LOAD_END" >&2
 
 cat <<TXT
-Command: \`bench/incremental.sh $SCALE $JOBS $LEVEL $MODULO\` — pgbench scale $SCALE ($(numfmt --to=iec "$DB_SIZE") data
+Command: \`$( [ "$FROM_WAL" = true ] || echo "FROM_WAL=$FROM_WAL " )bench/incremental.sh $SCALE $JOBS $LEVEL $MODULO$WHERE_ARG\` — pgbench scale $SCALE ($(numfmt --to=iec "$DB_SIZE") data
 directory), $JOBS jobs / process-max, zstd level $LEVEL, $(date -u +'%Y-%m-%d %H:%M') UTC, $(nproc) cores, warm cache,
 one run. Load average (1/5/15 min) at the start: $LOAD_START; at the end: $LOAD_END.
 Change between full and incr: \`UPDATE pgbench_accounts SET abalance = abalance + 1 WHERE $WHERE\`
@@ -129,4 +145,5 @@ dbmedic incr / pgBackRest incr: time $(ratio "$DM_INCR_T" "$BR_INCR_T"), space $
 (goal: dbmedic incr < 0.10 of its full in time and space, and < 1 of pgBackRest's incr).
 Sizes are each backup's own directory (manifest included); dbmedic's also holds the WAL from
 start to stop, pgBackRest's WAL is in its archive (off here).
+dbmedic incr WAL summary: $SUMMARY.
 TXT

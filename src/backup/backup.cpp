@@ -17,9 +17,11 @@
 #include "backup/incremental.hpp"
 #include "backup/page_checksum.hpp"
 #include "backup/page_delta.hpp"
+#include "backup/wal_delta.hpp"
 #include "core/error.hpp"
 #include "pg/connection.hpp"
 #include "pg/lsn.hpp"
+#include "pg/wal_block_summary.hpp"
 #include "repo/cluster.hpp"
 #include "repo/lock.hpp"
 #include "repo/parallel.hpp"
@@ -61,6 +63,9 @@ struct Job {
   std::optional<PageBase> page_base;
   repo::FileEntry inherited;
   std::vector<std::optional<repo::PageOverlay>> overlays;
+  // Incremental from the WAL summary: the blocks (file-relative, sorted) to read besides those
+  // past the reference's size. Unset: every page is read and judged by its LSN.
+  std::optional<std::vector<std::uint32_t>> summary_blocks;
 };
 
 // The entry of a file copied page by page: the reference's chunks cut at the new size, its
@@ -114,6 +119,16 @@ class Copier {
     job.overlays.resize(job.entry.chunks.size());
   }
 
+  // A relation main fork of which only `blocks` (and what lies past the reference) are read.
+  void AddSummarised(SourceFile source, repo::FileEntry entry, const PageBase& base,
+                     repo::FileEntry inherited, std::vector<std::uint32_t> blocks) {
+    Job& job = Add(std::move(source), std::move(entry));
+    job.page_base = base;
+    job.inherited = std::move(inherited);
+    job.overlays.resize(job.entry.chunks.size());
+    job.summary_blocks = std::move(blocks);
+  }
+
   Job& Add(SourceFile source, repo::FileEntry entry) {
     LayOutChunks(entry, chunk_size_);
     Job& job = jobs_list_.emplace_back();
@@ -139,7 +154,13 @@ class Copier {
     repo::RunParallel(tasks.size(), jobs_, [&](std::size_t i) {
       auto [job, chunk] = tasks[i];
       const std::uint64_t planned = job->entry.chunks[chunk].size;
-      if (job->page_base) {
+      if (job->summary_blocks) {
+        std::uint64_t pages = 0;
+        CopySummarisedPages(storage_, settings_, job->source, *job->page_base,
+                            *job->summary_blocks, job->entry, chunk, job->overlays[chunk],
+                            job->vanished, pages);
+        pages_read_ += pages;
+      } else if (job->page_base) {
         CopyChangedPages(storage_, settings_, job->source, *job->page_base, job->entry, chunk,
                          job->overlays[chunk], job->vanished);
       } else {
@@ -148,6 +169,9 @@ class Copier {
       Report(planned);
     });
   }
+
+  // Pages read by the summarised copies so far.
+  std::uint64_t pages_read() const { return pages_read_.load(); }
 
   // Manifest entries of the files that still existed, with their final sizes and checksums.
   std::vector<repo::FileEntry> Entries() {
@@ -182,6 +206,7 @@ class Copier {
   std::deque<Job> jobs_list_;  // deque: Job holds an atomic and must not move
   std::vector<repo::FileEntry> unchanged_;
   std::size_t first_pending_ = 0;
+  std::atomic<std::uint64_t> pages_read_{0};
   std::mutex mu_;
   Progress progress_;  // guarded by mu_ once Run() starts
 };
@@ -225,10 +250,34 @@ repo::FileEntry EntryFor(const std::string& path, std::uint64_t size, std::uint3
   return e;
 }
 
-// A file the reference also holds: taken from it, copied page by page, or copied with its
-// unchanged chunks taken from it.
+// A relation main fork the reference holds, with a WAL summary: see wal_delta.hpp.
+void AddMainForkFromSummary(Copier& copier, SourceFile source, const PlannedFile& f,
+                            const PageBase& base, repo::FileEntry inherited,
+                            const pg::BlockSummary& summary, WalSummaryReport& report) {
+  WalPlan plan = PlanFromSummary(summary, f.path);
+  switch (plan.rule) {
+    case WalRule::kWhole:
+      ++report.files_copied_whole;
+      copier.Add(std::move(source), EntryFor(f.path, f.size, f.mode, f.mtime));
+      return;
+    case WalRule::kPageScan:
+      ++report.files_page_scanned;
+      copier.AddPages(std::move(source), EntryFor(f.path, f.size, f.mode, f.mtime), base,
+                      std::move(inherited));
+      return;
+    case WalRule::kSummarised:
+      ++report.files_summarised;
+      copier.AddSummarised(std::move(source), EntryFor(f.path, f.size, f.mode, f.mtime), base,
+                           std::move(inherited), std::move(plan.blocks));
+      return;
+  }
+}
+
+// A file the reference also holds: taken from it, copied page by page (or the pages the WAL
+// summary names), or copied with its unchanged chunks taken from it.
 void AddAgainstReference(Copier& copier, SourceFile source, const PlannedFile& f,
-                         const repo::Manifest& reference, const repo::FileEntry& prior) {
+                         const repo::Manifest& reference, const repo::FileEntry& prior,
+                         const pg::BlockSummary* summary, WalSummaryReport& report) {
   repo::FileEntry inherited = InheritFile(reference, prior);
   if (!IsRelationMainFork(f.path) && UnchangedBySizeAndTime(reference, prior, f)) {
     inherited.mode = f.mode;
@@ -237,6 +286,12 @@ void AddAgainstReference(Copier& copier, SourceFile source, const PlannedFile& f
   }
   if (IsRelationMainFork(f.path) && f.size > 0) {
     const PageBase base{pg::Lsn::Parse(reference.start_lsn).value, prior.size};
+    if (summary) {
+      AddMainForkFromSummary(copier, std::move(source), f, base, std::move(inherited), *summary,
+                             report);
+      return;
+    }
+    ++report.files_page_scanned;
     copier.AddPages(std::move(source), EntryFor(f.path, f.size, f.mode, f.mtime), base,
                     std::move(inherited));
     return;
@@ -246,7 +301,8 @@ void AddAgainstReference(Copier& copier, SourceFile source, const PlannedFile& f
 }
 
 void AddDataFiles(Copier& copier, const DataDirPlan& plan, bool checksums,
-                  const std::optional<repo::Manifest>& reference) {
+                  const std::optional<repo::Manifest>& reference,
+                  const pg::BlockSummary* summary, WalSummaryReport& report) {
   std::unordered_map<std::string, const repo::FileEntry*> prior;
   if (reference) prior = FilesByPath(*reference);
   for (const PlannedFile& f : plan.files) {
@@ -257,7 +313,7 @@ void AddDataFiles(Copier& copier, const DataDirPlan& plan, bool checksums,
       source.first_block = *segment * kPagesPerSegment;
     }
     if (auto it = prior.find(f.path); it != prior.end()) {
-      AddAgainstReference(copier, std::move(source), f, *reference, *it->second);
+      AddAgainstReference(copier, std::move(source), f, *reference, *it->second, summary, report);
       continue;
     }
     copier.Add(std::move(source), EntryFor(f.path, f.size, f.mode, f.mtime));
@@ -324,6 +380,104 @@ void AddInline(Copier& copier, const std::string& path, const std::string& conte
   copier.Add(std::move(source), EntryFor(path, content.size(), 0600, NowEpoch()));
 }
 
+// Bytes of the relation main forks that the reference also holds (what a summary may spare).
+std::uint64_t SharedMainForkBytes(const DataDirPlan& plan, const repo::Manifest& reference) {
+  const auto prior = FilesByPath(reference);
+  std::uint64_t bytes = 0;
+  for (const PlannedFile& f : plan.files) {
+    if (IsRelationMainFork(f.path) && prior.contains(f.path)) bytes += f.size;
+  }
+  return bytes;
+}
+
+// The WAL from pg_wal, then (for the segments recycled there) from the archive the CLI gave.
+std::unique_ptr<pg::WalSource> OpenWalSources(const fs::path& data_dir, std::uint32_t timeline,
+                                              const BackupOptions& options,
+                                              std::string& unavailable) {
+  std::vector<std::unique_ptr<pg::WalSource>> sources;
+  try {
+    sources.push_back(std::make_unique<pg::DirectoryWalSource>(data_dir / "pg_wal", timeline));
+  } catch (const Error& e) {
+    unavailable += fmt::format("pg_wal: {}; ", e.what());
+  }
+  if (options.archived_wal) {
+    try {
+      sources.push_back(options.archived_wal(timeline));
+    } catch (const Error& e) {
+      unavailable += fmt::format("archive: {}; ", e.what());
+    }
+  } else {
+    unavailable += "no WAL archive given; ";
+  }
+  if (sources.empty()) return nullptr;
+  return std::make_unique<pg::CombinedWalSource>(std::move(sources));
+}
+
+// Which blocks the WAL from the reference's start to this backup's start changed, or nullopt
+// (with the reason in `report` and the log) when every page must be read instead.
+std::optional<pg::BlockSummary> SummariseSinceReference(const fs::path& data_dir,
+                                                        const repo::Manifest& reference,
+                                                        const repo::Manifest& m,
+                                                        const BackupOptions& options, int jobs,
+                                                        std::uint64_t relation_bytes,
+                                                        WalSummaryReport& report) {
+  report.attempted = true;
+  const std::uint64_t wal_bytes =
+      pg::Lsn::Parse(m.start_lsn).value - pg::Lsn::Parse(reference.start_lsn).value;
+  if (!SummaryWorthReading(wal_bytes, relation_bytes)) {
+    report.fallback = fmt::format(
+        "the WAL since the reference ({} MiB) is more than a quarter of the relation files it "
+        "would spare reading ({} MiB): reading their pages is cheaper",
+        wal_bytes >> 20, relation_bytes >> 20);
+    spdlog::info("backup {}: {}", m.label, report.fallback);
+    return std::nullopt;
+  }
+  const auto began = Clock::now();
+  std::string unavailable;
+  std::unique_ptr<pg::WalSource> source = OpenWalSources(data_dir, m.timeline, options, unavailable);
+  std::optional<pg::BlockSummary> summary;
+  if (!source) {
+    report.fallback = "no WAL to read (" + unavailable.substr(0, unavailable.size() - 2) + ")";
+  } else {
+    report.source = source->Describe();
+    // One source per reader thread (a source holds its reader's segment buffer).
+    // The first call (on this thread, before the readers start) takes the source opened above.
+    auto first = std::make_shared<std::unique_ptr<pg::WalSource>>(std::move(source));
+    auto make_source = [&, first]() -> std::unique_ptr<pg::WalSource> {
+      if (*first) return std::move(*first);
+      std::string ignored;
+      std::unique_ptr<pg::WalSource> more = OpenWalSources(data_dir, m.timeline, options, ignored);
+      if (!more) throw Error(ErrorCode::kNotFound, "the WAL sources vanished: " + ignored);
+      return more;
+    };
+    pg::BlockSummaryRange range;
+    range.start = pg::Lsn::Parse(reference.start_lsn);
+    range.end = pg::Lsn::Parse(m.start_lsn);
+    range.timeline = m.timeline;
+    range.system_identifier = std::stoull(m.system_identifier);
+    summary = pg::SummarizeChangedBlocks(make_source, range, jobs);
+    report.records = summary->records;
+    report.segments = summary->segments;
+    if (summary->unusable) {
+      report.fallback = *summary->unusable;
+      summary.reset();
+    }
+  }
+  report.seconds = std::chrono::duration<double>(Clock::now() - began).count();
+  if (!summary) {
+    spdlog::warn("backup {}: reading every page of the relation files instead of the blocks the "
+                 "WAL names since {} (backup {}): {}",
+                 m.label, reference.start_lsn, reference.label, report.fallback);
+    return std::nullopt;
+  }
+  report.used = true;
+  spdlog::info("backup {}: WAL {} .. {} summarised ({} records, {} segments, {:.2f} s): {} "
+               "relations changed",
+               m.label, reference.start_lsn, m.start_lsn, report.records, report.segments,
+               report.seconds, summary->changed.size());
+  return summary;
+}
+
 void RemoveIncomplete(repo::Repository& repository, std::vector<std::string>& removed) {
   for (const std::string& label : repository.ListIncomplete()) {
     spdlog::warn("removing interrupted backup '{}' (it has no manifest)", label);
@@ -387,12 +541,25 @@ BackupResult RunBackup(const core::Config& config, repo::Repository& repository,
   m.directories = plan.directories;
   m.tablespaces = plan.tablespaces;
   const int jobs = repo::EffectiveJobs(static_cast<int>(config.Int("backup.jobs")));
+  std::optional<pg::BlockSummary> summary;
+  if (reference && config.Bool("backup.incremental_from_wal")) {
+    summary = SummariseSinceReference(data_dir, *reference, m, options, jobs,
+                                      SharedMainForkBytes(plan, *reference), result.wal_summary);
+  }
   Copier copier(repository.storage(), {m.label, codec, start.lsn.value}, jobs, options, m.chunk_size);
-  AddDataFiles(copier, plan, id.data_checksums, reference);
+  AddDataFiles(copier, plan, id.data_checksums, reference, summary ? &*summary : nullptr,
+               result.wal_summary);
   spdlog::info("backup {} ({}{}): copying {} files ({} bytes) with {} jobs", m.label, m.type,
                reference ? " of " + reference->label : "", plan.files.size(), plan.total_bytes,
                jobs);
   copier.Run();
+  result.wal_summary.pages_read = copier.pages_read();
+  if (reference) {
+    spdlog::info("backup {}: relation files shared with the reference: {} read from the WAL "
+                 "summary ({} pages), {} read page by page, {} copied whole",
+                 m.label, result.wal_summary.files_summarised, result.wal_summary.pages_read,
+                 result.wal_summary.files_page_scanned, result.wal_summary.files_copied_whole);
+  }
 
   const StopInfo stop = StopBackup(conn);
   m.stop_lsn = stop.lsn.ToString();

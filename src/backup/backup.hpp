@@ -11,10 +11,12 @@
 
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <string>
 #include <vector>
 
 #include "core/config.hpp"
+#include "pg/wal_source.hpp"
 #include "repo/manifest.hpp"
 #include "repo/repository.hpp"
 
@@ -28,11 +30,33 @@ struct Progress {
 struct BackupOptions {
   // Called (serialised, from worker threads) after each chunk is stored.
   std::function<void(const Progress&)> on_progress;
+  // The repository's WAL archive as a source of segments on `timeline` (the CLI builds it: the
+  // backup module does not depend on the wal module). Diff / incr backups summarise the WAL
+  // since the reference from pg_wal and, for the segments recycled there, from this source.
+  // Unset, or throwing, means pg_wal only. May throw Error(kNotFound) for an empty archive.
+  std::function<std::unique_ptr<pg::WalSource>(std::uint32_t timeline)> archived_wal;
+};
+
+// How a diff / incr chose the pages of the relation main forks it shares with its reference
+// (backup.incremental_from_wal): from a summary of the WAL in between, or by reading every page.
+struct WalSummaryReport {
+  bool attempted = false;     // an incremental with the option on
+  bool used = false;          // the summary decided which blocks were read
+  std::string fallback;       // why it was not used (attempted && !used)
+  std::string source;         // where the WAL was read
+  std::uint64_t records = 0;
+  std::uint64_t segments = 0;
+  std::uint64_t files_summarised = 0;   // main forks read block by block from the summary
+  std::uint64_t files_page_scanned = 0; // main forks read whole, pages judged by LSN
+  std::uint64_t files_copied_whole = 0; // main forks re-created in the range: copied whole
+  std::uint64_t pages_read = 0;         // pages the summarised files read
+  double seconds = 0;                   // time spent summarising
 };
 
 struct BackupResult {
   repo::Manifest manifest;
   std::vector<std::string> removed_incomplete;  // interrupted backups cleaned up first
+  WalSummaryReport wal_summary;
 };
 
 // Uses repository.path / cluster.* / backup.jobs / backup.chunk_size / repository.compression*.

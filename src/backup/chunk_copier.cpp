@@ -11,7 +11,6 @@
 #include "storage/fd.hpp"
 
 namespace dbmedic::backup {
-namespace {
 
 // Checks every page of a chunk read at `offset`. A failing page is read again (the server may
 // have been writing it); if it still fails and its LSN predates the backup start, it is corrupt.
@@ -43,6 +42,8 @@ void ValidatePages(std::string& data, std::uint64_t offset, const SourceFile& so
                 "(pg_filenode_relation), recover it from an older backup, then back up again");
   }
 }
+
+namespace {
 
 // The reference's chunk this one may equal (same offset and size), if any.
 const repo::ChunkEntry* PriorChunk(const SourceFile& source, const repo::ChunkEntry& chunk) {

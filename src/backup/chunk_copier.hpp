@@ -38,6 +38,12 @@ void ReadSourceChunk(const SourceFile& source, const repo::ChunkEntry& chunk,
                      const CopySettings& settings, const std::string& rel_path, bool& vanished,
                      std::string& data);
 
+// Checks the page checksums of `data`, read from `fd` at `offset`. A failing page is read again
+// (the server may have been writing it); if it still fails and its LSN predates `start_lsn`,
+// throws Error(kCorrupt) naming the file and block. A good re-read replaces the torn copy.
+void ValidatePages(std::string& data, std::uint64_t offset, const SourceFile& source, int fd,
+                   const std::string& rel_path, std::uint64_t start_lsn);
+
 // Compresses `raw` and writes it as object `path` (made durable by the backup's final Sync).
 // Returns the stored size.
 std::uint64_t StoreObject(storage::Storage& storage, const repo::CodecSettings& codec,

@@ -57,6 +57,11 @@ constexpr OptionSpec kOptions[] = {
      "since the newest backup). diff and incr store changed relation pages only (page LSN) and "
      "become full, with a warning, when there is no backup to base them on.",
      "full|diff|incr", false, "--type"},
+    {"backup.incremental_from_wal", T::kBool, "true",
+     "diff / incr: read only the relation blocks that the WAL since the reference backup names "
+     "(summarised from pg_wal and the repository's WAL archive), instead of every page. Falls "
+     "back to every page, with a warning saying why, when that WAL is incomplete or holds "
+     "changes it cannot attribute to blocks."},
     // END backup-restore options
 
     // BEGIN wal options
