@@ -1,7 +1,8 @@
-// Start-up: libpq, libcurl and the HTTP module (cpp-httplib, libssl) are opened only by the
-// commands that use them (see core/shared_library.hpp, monitor/http_transport.hpp), so `wal push`
-// and friends do not pay for loading them. The loader's own report (LD_DEBUG=files, glibc) lists
-// every library a process maps, at start and by dlopen.
+// Start-up: libpq, libcurl, libcrypto, libsqlite3 and the HTTP module (cpp-httplib, libssl) are
+// opened only by the commands that use them (see core/shared_library.hpp,
+// monitor/http_transport.hpp), so `wal push` and friends do not pay for loading them. The
+// loader's own report (LD_DEBUG=files, glibc) lists every library a process maps, at start and by
+// dlopen.
 #include <gtest/gtest.h>
 
 #include <string>
@@ -25,20 +26,24 @@ core::RunOptions WithLoaderReport() {
   return options;
 }
 
-TEST(StartupTest, ExecutableDoesNotNeedLibpqOrLibcurl) {
+TEST(StartupTest, ExecutableNeedsNoneOfTheLibrariesOpenedOnDemand) {
   auto r = core::RunProcess({"readelf", "--dynamic", DbmedicBinary().string()});
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_TRUE(Contains(r.out, "Shared library: [libc.so.6]")) << r.out;
   EXPECT_FALSE(Contains(r.out, "libpq")) << r.out;
   EXPECT_FALSE(Contains(r.out, "libcurl")) << r.out;
+  EXPECT_FALSE(Contains(r.out, "libcrypto")) << r.out;
+  EXPECT_FALSE(Contains(r.out, "libsqlite3")) << r.out;
 }
 
-TEST(StartupTest, VersionLoadsNeitherLibpqNorLibcurl) {
+TEST(StartupTest, VersionLoadsNoneOfTheLibrariesOpenedOnDemand) {
   auto r = RunDbmedic({"--version"}, WithLoaderReport());
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_TRUE(Contains(r.err, "file=libc.so.6")) << "LD_DEBUG produced no report: " << r.err;
   EXPECT_FALSE(Contains(r.err, "libpq.so")) << r.err;
   EXPECT_FALSE(Contains(r.err, "libcurl.so")) << r.err;
+  EXPECT_FALSE(Contains(r.err, "libcrypto.so")) << r.err;
+  EXPECT_FALSE(Contains(r.err, "libsqlite3.so")) << r.err;
 }
 
 TEST(StartupTest, ACommandThatConnectsOpensLibpqOnDemand) {
