@@ -5,7 +5,6 @@
 // callers keep OpenSSL's headers and API; the functions they call are defined here as forwarders
 // to the real ones, looked up once in libcrypto.so.3 (see core/shared_library.hpp). A function a
 // caller starts to use must be added here too; the executable then fails to link until it is.
-#include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 #include <openssl/rand.h>
@@ -18,7 +17,7 @@ namespace {
   X(EVP_CIPHER_CTX_new) X(EVP_CIPHER_CTX_free) X(EVP_CIPHER_CTX_ctrl) X(EVP_EncryptInit_ex)      \
   X(EVP_EncryptUpdate) X(EVP_EncryptFinal_ex) X(EVP_DecryptInit_ex) X(EVP_DecryptUpdate)         \
   X(EVP_DecryptFinal_ex) X(EVP_aes_256_gcm) X(EVP_sha256) X(EVP_Digest) X(HMAC)                  \
-  X(PKCS5_PBKDF2_HMAC) X(RAND_bytes) X(OPENSSL_cleanse)
+  X(PKCS5_PBKDF2_HMAC) X(RAND_bytes)
 
 struct LibCrypto {
 #define DBMEDIC_MEMBER(name) decltype(&::name) name;
@@ -88,6 +87,5 @@ int PKCS5_PBKDF2_HMAC(const char* pass, int passlen, const unsigned char* salt, 
   return Api().PKCS5_PBKDF2_HMAC(pass, passlen, salt, saltlen, iter, digest, keylen, out);
 }
 int RAND_bytes(unsigned char* buf, int num) { return Api().RAND_bytes(buf, num); }
-void OPENSSL_cleanse(void* ptr, size_t len) { Api().OPENSSL_cleanse(ptr, len); }
 
 }  // extern "C"

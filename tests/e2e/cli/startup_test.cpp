@@ -72,6 +72,29 @@ TEST(StartupTest, VersionDoesNotLoadTheHttpModule) {
   EXPECT_FALSE(Contains(r.err, "libssl")) << r.err;
 }
 
+// What PostgreSQL runs once per WAL segment: no library opened on demand may load (a repository
+// open once loaded libcrypto to wipe an empty key secret).
+TEST(StartupTest, WalPushLoadsNoneOfTheLibrariesOpenedOnDemand) {
+  TestCluster cluster;
+  core::TempDir dir("startup-push");
+  const std::string repo = (dir.path() / "repo").string();
+  std::filesystem::create_directory(repo);
+  auto init = RunDbmedic({"repo", "init", "--repo", repo, "--pg-host",
+                          cluster.socket_dir().string(), "--pg-port",
+                          std::to_string(cluster.port())});
+  ASSERT_EQ(init.exit_code, 0) << init.err;
+  // A copy of the cluster's first segment: it is neither recycled nor changed under the push.
+  const auto segment = dir.path() / "000000010000000000000001";
+  std::filesystem::copy_file(cluster.data_dir() / "pg_wal" / segment.filename(), segment);
+  auto r = RunDbmedic({"wal", "push", "--repo", repo, segment.string()}, WithLoaderReport());
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_TRUE(Contains(r.err, "file=libzstd.so.1")) << "LD_DEBUG produced no report: " << r.err;
+  for (const char* lazy : {"libpq.so", "libcurl.so", "libcrypto.so", "libsqlite3.so",
+                           "libdbmedic_http.so", "httplib", "libssl"}) {
+    EXPECT_FALSE(Contains(r.err, lazy)) << lazy << " loaded:\n" << r.err;
+  }
+}
+
 // `dbmedic monitor` for one second, serving HTTP on a free port; no cluster (its collector
 // fails, the endpoint still starts).
 core::ProcessResult RunMonitorBriefly(core::RunOptions options) {
