@@ -43,6 +43,8 @@ size() { du -sb "$1" | cut -f1; }
 psql_() { as_pg "$BIN/psql" -h "$W/sock" -p "$PORT" -qAtc "$1" postgres; }
 
 cp "$DBMEDIC" "$W/dbmedic"
+# dbmedic opens its HTTP module (monitor, webhooks) from its own directory: keep them together.
+[[ -f $(dirname "$DBMEDIC")/libdbmedic_http.so ]] && cp "$(dirname "$DBMEDIC")/libdbmedic_http.so" "$W/"
 mkdir -p "$W/sock" "$W/repo-dbmedic" "$W/repo-pgbackrest" "$W/pgbackrest-tmp"
 chown -R postgres "$W"
 as_pg "$BIN/initdb" -k -D "$W/data" -A trust >/dev/null

@@ -14,7 +14,11 @@ source "$(cd "$(dirname "$0")" && pwd)/lib/rto.sh"
 as_pg() { runuser -u postgres -- "$@"; }
 [[ -d $work/repo && -f $work/pgbackrest.conf ]] || { echo "$work is not a kept bench/pitr.sh work directory" >&2; exit 1; }
 dbmedic=$work/dbmedic
-if [[ -n ${3:-} ]]; then cp "$3" "$work/dbmedic-rto"; chmod 0755 "$work/dbmedic-rto"; dbmedic=$work/dbmedic-rto; fi
+if [[ -n ${3:-} ]]; then
+  cp "$3" "$work/dbmedic-rto"; chmod 0755 "$work/dbmedic-rto"; dbmedic=$work/dbmedic-rto
+  # dbmedic opens its HTTP module (monitor, webhooks) from its own directory: keep them together.
+  [[ -f $(dirname "$3")/libdbmedic_http.so ]] && cp "$(dirname "$3")/libdbmedic_http.so" "$work/"
+fi
 stop() { [[ -f $1/postmaster.pid ]] && as_pg "$pgbin/pg_ctl" -D "$1" -m immediate stop >/dev/null 2>&1 || true; }
 trap 'stop "$work/restore-dbmedic"; stop "$work/restore-pgbackrest"' EXIT
 dm=(); br=()

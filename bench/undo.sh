@@ -35,6 +35,8 @@ cleanup() {
 }
 trap cleanup EXIT
 cp "$dbmedic_built" "$work/dbmedic"; chmod 0755 "$work/dbmedic"
+# dbmedic opens its HTTP module (monitor, webhooks) from its own directory: keep them together.
+[[ -f $(dirname "$dbmedic_built")/libdbmedic_http.so ]] && cp "$(dirname "$dbmedic_built")/libdbmedic_http.so" "$work/"
 dbmedic=$work/dbmedic
 mkdir -p "$work/repo" "$work/pgbr" "$work/sock" "$work/spool" "$work/scratch"
 chown -R postgres: "$work"

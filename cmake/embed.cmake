@@ -1,4 +1,4 @@
-# Embeds the dashboard (web/) into dbmedic_monitor, and links the monitor's HTTP library.
+# Embeds the dashboard (web/) into dbmedic_monitor.
 #
 # Included by the top-level CMakeLists.txt after the modules are defined. The same file also runs
 # in script mode (cmake -P) as the generator: it turns every file of WEB_DIR into a byte array in
@@ -43,6 +43,3 @@ add_custom_command(
   VERBATIM)
 target_sources(dbmedic_monitor PRIVATE ${DBMEDIC_WEB_ASSETS_CPP})
 
-# cpp-httplib: Debian ships it as a compiled library with OpenSSL (TLS), zlib and brotli.
-pkg_check_modules(HTTPLIB REQUIRED IMPORTED_TARGET cpp-httplib)
-target_link_libraries(dbmedic_monitor PUBLIC PkgConfig::HTTPLIB OpenSSL::SSL OpenSSL::Crypto)

@@ -10,8 +10,12 @@
 
 namespace dbmedic::core {
 
-SharedLibrary::SharedLibrary(std::string soname, std::string purpose, std::string package)
-    : soname_(std::move(soname)), purpose_(std::move(purpose)), package_(std::move(package)) {}
+SharedLibrary::SharedLibrary(std::string soname, std::string purpose, std::string hint)
+    : soname_(std::move(soname)), purpose_(std::move(purpose)), hint_(std::move(hint)) {}
+
+std::string SharedLibrary::InstallHint(const std::string& package) {
+  return fmt::format("install the Debian package {} (apt-get install {})", package, package);
+}
 
 void SharedLibrary::Open() {
   // RTLD_NOW: a library whose own dependencies are missing fails here, with the loader's message,
@@ -28,8 +32,7 @@ void* SharedLibrary::Symbol(const char* symbol) {
   if (handle_ == nullptr) {
     throw Error(ErrorCode::kUnsupported,
                 fmt::format("cannot load {}, needed for {}: {}", soname_, purpose_, open_error_),
-                fmt::format("install the Debian package {} (apt-get install {})", package_,
-                            package_));
+                hint_);
   }
   // dlsym on the handle searches this library and its dependencies only, so it returns the
   // library's own definition even when the executable defines a forwarder of the same name.
@@ -39,9 +42,8 @@ void* SharedLibrary::Symbol(const char* symbol) {
     throw Error(ErrorCode::kUnsupported,
                 fmt::format("{} has no symbol {} ({}), needed for {}", soname_, symbol,
                             reason != nullptr ? reason : "not found", purpose_),
-                fmt::format("the installed {} is too old or not the expected library; install "
-                            "the Debian package {}",
-                            soname_, package_));
+                fmt::format("the installed {} is too old or not the expected library: {}",
+                            soname_, hint_));
   }
   return address;
 }

@@ -16,9 +16,12 @@ namespace dbmedic::core {
 
 class SharedLibrary {
  public:
-  // `soname`: what dlopen looks for ("libpq.so.5"); `purpose`: what dbmedic needs it for, and
-  // `package`: the Debian package that installs it, both for the error message.
-  SharedLibrary(std::string soname, std::string purpose, std::string package);
+  // `soname`: what dlopen looks for ("libpq.so.5", or a path); `purpose`: what dbmedic needs it
+  // for, and `hint`: what to do when it cannot be loaded, both for the error message.
+  SharedLibrary(std::string soname, std::string purpose, std::string hint);
+
+  // The hint for a library that a Debian package installs.
+  static std::string InstallHint(const std::string& package);
 
   // The library is never closed: function pointers taken from it must stay valid until exit,
   // and the library's own atexit handlers may still run.
@@ -26,8 +29,8 @@ class SharedLibrary {
   SharedLibrary& operator=(const SharedLibrary&) = delete;
 
   // The address of `symbol`, opening the library on the first call (thread-safe, once). Throws
-  // Error(kUnsupported) naming the library, the loader's reason and the package to install when
-  // the library cannot be opened or lacks the symbol.
+  // Error(kUnsupported) naming the library, the loader's reason and the hint when the library
+  // cannot be opened or lacks the symbol.
   void* Symbol(const char* symbol);
 
   // Same, cast to the function pointer type `Fn` (e.g. decltype(&::PQexec)).
@@ -41,7 +44,7 @@ class SharedLibrary {
 
   std::string soname_;
   std::string purpose_;
-  std::string package_;
+  std::string hint_;
   std::once_flag once_;
   void* handle_ = nullptr;
   std::string open_error_;  // dlerror() of the failed dlopen; empty if it worked

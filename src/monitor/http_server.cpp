@@ -4,7 +4,6 @@
 #include <thread>
 
 #include <fmt/format.h>
-#include <httplib.h>
 #include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
 
@@ -28,9 +27,15 @@ std::string ContentType(std::string_view path) {
   return "application/octet-stream";
 }
 
-void SendJson(httplib::Response& res, const json& body, int status = 200) {
-  res.status = status;
-  res.set_content(body.dump(), "application/json");
+// The first value of query parameter `name`, if given.
+std::optional<std::string> Param(const HttpRequest& req, const std::string& name) {
+  auto it = req.params.lower_bound(name);
+  if (it == req.params.end() || it->first != name) return std::nullopt;
+  return it->second;
+}
+
+HttpResponse Json(const json& body, int status = 200) {
+  return {status, "application/json", body.dump(), {}};
 }
 
 json AlertJson(const AlertInstance& a) {
@@ -81,42 +86,25 @@ std::string Base64Encode(std::string_view data) {
 
 HttpServer::HttpServer(const Agent& agent, const AgentSettings& settings)
     : agent_(agent), settings_(settings) {
-  if (!settings_.tls_cert.empty()) {
-    auto tls = std::make_unique<httplib::SSLServer>(settings_.tls_cert.c_str(),
-                                                    settings_.tls_key.c_str());
-    if (!tls->is_valid()) {
-      throw Error(ErrorCode::kConfig,
-                  fmt::format("unable to load TLS certificate '{}' / key '{}'",
-                              settings_.tls_cert.string(), settings_.tls_key.string()),
-                  "monitor.tls_cert and monitor.tls_key must be readable PEM files that match");
-    }
-    server_ = std::move(tls);
-  } else {
-    server_ = std::make_unique<httplib::Server>();
+  server_ = LoadHttpTransport().MakeListener([this](const HttpRequest& req) { return Handle(req); },
+                                             settings_.tls_cert.string(),
+                                             settings_.tls_key.string());
+  if (!server_) {
+    throw Error(ErrorCode::kConfig,
+                fmt::format("unable to load TLS certificate '{}' / key '{}'",
+                            settings_.tls_cert.string(), settings_.tls_key.string()),
+                "monitor.tls_cert and monitor.tls_key must be readable PEM files that match");
   }
-  // cpp-httplib's default also sets SO_REUSEPORT, which lets a second agent bind the same port
-  // and silently share it; keep only SO_REUSEADDR (restart without waiting for TIME_WAIT).
-  server_->set_socket_options([](socket_t sock) {
-    int yes = 1;
-    setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof(yes));
-  });
   if (!settings_.basic_auth_user.empty()) {
     expected_auth_ = "Basic " + Base64Encode(settings_.basic_auth_user + ":" +
                                              settings_.basic_auth_password);
   }
-  Routes();
 }
 
 HttpServer::~HttpServer() { Stop(); }
 
 void HttpServer::Bind() {
-  if (settings_.port == 0) {
-    port_ = server_->bind_to_any_port(settings_.listen_address);
-  } else if (server_->bind_to_port(settings_.listen_address, settings_.port)) {
-    port_ = settings_.port;
-  } else {
-    port_ = -1;
-  }
+  port_ = server_->Bind(settings_.listen_address, settings_.port).value_or(-1);
   if (port_ <= 0) {
     throw Error(ErrorCode::kConflict,
                 fmt::format("unable to listen on {}:{}: address in use or not available",
@@ -126,119 +114,98 @@ void HttpServer::Bind() {
 }
 
 void HttpServer::Start() {
-  thread_ = std::jthread([this] { server_->listen_after_bind(); });
-  // stop() is a no-op until the listening loop runs: wait for it, or a Stop() right after
+  thread_ = std::jthread([this] { server_->Listen(); });
+  // Stop() is a no-op until the listening loop runs: wait for it, or a Stop() right after
   // Start() would leave the thread blocked in accept() forever.
-  while (!server_->is_running()) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  while (!server_->IsRunning()) std::this_thread::sleep_for(std::chrono::milliseconds(1));
 }
 
 void HttpServer::Stop() {
-  if (server_) server_->stop();
+  if (server_) server_->Stop();
   if (thread_.joinable()) thread_.join();
 }
 
-void HttpServer::Routes() {
-  server_->set_pre_routing_handler([this](const httplib::Request& req, httplib::Response& res) {
-    if (expected_auth_.empty() || req.path == "/healthz") {
-      return httplib::Server::HandlerResponse::Unhandled;
-    }
-    if (req.get_header_value("Authorization") == expected_auth_) {
-      return httplib::Server::HandlerResponse::Unhandled;
-    }
-    res.status = 401;
-    res.set_header("WWW-Authenticate", "Basic realm=\"dbmedic\"");
-    res.set_content("authentication required\n", "text/plain");
-    return httplib::Server::HandlerResponse::Handled;
-  });
-  server_->set_exception_handler([](const httplib::Request&, httplib::Response& res,
-                                    std::exception_ptr ep) {
-    std::string message = "internal error";
-    try {
-      std::rethrow_exception(ep);
-    } catch (const std::exception& e) {
-      message = e.what();
-    } catch (...) {
-    }
-    SendJson(res, {{"error", message}}, 500);
-  });
+HttpResponse HttpServer::Handle(const HttpRequest& req) const {
+  if (!expected_auth_.empty() && req.path != "/healthz" && req.authorization != expected_auth_) {
+    return {401, "text/plain", "authentication required\n",
+            {{"WWW-Authenticate", "Basic realm=\"dbmedic\""}}};
+  }
+  try {
+    return Route(req);
+  } catch (const std::exception& e) {
+    return Json({{"error", e.what()}}, 500);
+  } catch (...) {
+    return Json({{"error", "internal error"}}, 500);
+  }
+}
 
-  server_->Get("/metrics", [this](const httplib::Request&, httplib::Response& res) {
-    res.set_content(RenderExposition(agent_.registry().Merged()),
-                    std::string(kExpositionContentType));
-  });
-  server_->Get("/healthz", [this](const httplib::Request&, httplib::Response& res) {
+HttpResponse HttpServer::Route(const HttpRequest& req) const {
+  // Every route is a GET (cpp-httplib answers HEAD from the GET reply, without the body).
+  if (req.method != "GET" && req.method != "HEAD") return {404, "text/plain", "not found\n", {}};
+  const std::string& path = req.path;
+  if (path == "/metrics") {
+    return {200, std::string(kExpositionContentType),
+            RenderExposition(agent_.registry().Merged()), {}};
+  }
+  if (path == "/healthz") {
     json collectors = json::array();
     for (const auto& s : agent_.registry().Statuses()) {
       collectors.push_back({{"name", s.name}, {"runs", s.runs}, {"errors", s.errors},
                             {"ok", !s.last_error.has_value()},
                             {"last_error", s.last_error.value_or("")}});
     }
-    SendJson(res, {{"status", "ok"}, {"collectors", collectors}});
-  });
-  server_->Get("/api/targets", [this](const httplib::Request&, httplib::Response& res) {
+    return Json({{"status", "ok"}, {"collectors", collectors}});
+  }
+  if (path == "/api/targets") {
     json out = json::array();
     for (const auto& t : agent_.targets()) {
       out.push_back({{"name", t.name}, {"data_dir", t.data_dir ? t.data_dir->string() : ""}});
     }
-    SendJson(res, out);
-  });
-  server_->Get("/api/alerts", [this](const httplib::Request&, httplib::Response& res) {
+    return Json(out);
+  }
+  if (path == "/api/alerts") {
     json out = json::array();
     for (const auto& a : agent_.Alerts()) out.push_back(AlertJson(a));
-    SendJson(res, out);
-  });
-  server_->Get("/api/rules", [this](const httplib::Request&, httplib::Response& res) {
+    return Json(out);
+  }
+  if (path == "/api/rules") {
     json out = json::array();
     for (const auto& r : agent_.rules()) out.push_back(RuleJson(r));
-    SendJson(res, out);
-  });
-  server_->Get("/api/metrics", [this](const httplib::Request&, httplib::Response& res) {
-    SendJson(res, agent_.history().MetricNames());
-  });
-  server_->Get("/api/series", [this](const httplib::Request& req, httplib::Response& res) {
-    std::string name = req.get_param_value("name");
-    if (name.empty()) {
-      SendJson(res, {{"error", "parameter 'name' is required"}}, 400);
-      return;
-    }
-    std::chrono::milliseconds since{};
-    std::vector<LabelMatcher> matchers;
-    try {
-      since = core::ParseDuration(req.has_param("since") ? req.get_param_value("since")
-                                                         : std::string("1h"));
-      for (std::size_t i = 0; i < req.get_param_value_count("match"); ++i) {
-        matchers.push_back(ParseMatcher(req.get_param_value("match", i)));
-      }
-    } catch (const Error& e) {
-      SendJson(res, {{"error", e.what()}, {"hint", e.hint()}}, 400);
-      return;
-    }
-    auto now = std::chrono::system_clock::now();
-    json out = json::array();
-    for (const auto& s : agent_.history().Query(name, now - since, now, matchers)) {
-      out.push_back({{"name", s.name}, {"labels", s.labels}, {"points", s.points}});
-    }
-    SendJson(res, out);
-  });
-  for (const auto& route : agent_.routes()) {
-    server_->Get(route.path, [&route](const httplib::Request& req, httplib::Response& res) {
-      HttpParams params(req.params.begin(), req.params.end());
-      HttpReply reply = route.handler(params);
-      res.status = reply.status;
-      res.set_content(reply.body, reply.content_type);
-    });
+    return Json(out);
   }
-  server_->Get(R"(/(.*))", [](const httplib::Request& req, httplib::Response& res) {
-    std::string path = req.matches[1];
-    if (path.empty()) path = "index.html";
-    auto asset = FindWebAsset(path);
-    if (!asset) {
-      res.status = 404;
-      res.set_content("not found\n", "text/plain");
-      return;
-    }
-    res.set_content(std::string(asset->body), ContentType(path));
-  });
+  if (path == "/api/metrics") return Json(agent_.history().MetricNames());
+  if (path == "/api/series") return Series(req);
+  for (const auto& route : agent_.routes()) {
+    if (route.path != path) continue;
+    HttpReply reply = route.handler(req.params);
+    return {reply.status, reply.content_type, reply.body, {}};
+  }
+  std::string asset_path = path.size() > 1 ? path.substr(1) : "index.html";
+  auto asset = FindWebAsset(asset_path);
+  if (!asset) return {404, "text/plain", "not found\n", {}};
+  return {200, ContentType(asset_path), std::string(asset->body), {}};
+}
+
+HttpResponse HttpServer::Series(const HttpRequest& req) const {
+  std::string name = Param(req, "name").value_or("");
+  if (name.empty()) {
+    return Json({{"error", "parameter 'name' is required"}}, 400);
+  }
+  std::chrono::milliseconds since{};
+  std::vector<LabelMatcher> matchers;
+  try {
+    since = core::ParseDuration(Param(req, "since").value_or("1h"));
+    auto [first, last] = req.params.equal_range("match");
+    for (auto it = first; it != last; ++it) matchers.push_back(ParseMatcher(it->second));
+  } catch (const Error& e) {
+    return Json({{"error", e.what()}, {"hint", e.hint()}}, 400);
+  }
+  auto now = std::chrono::system_clock::now();
+  json out = json::array();
+  for (const auto& s : agent_.history().Query(name, now - since, now, matchers)) {
+    out.push_back({{"name", s.name}, {"labels", s.labels}, {"points", s.points}});
+  }
+  return Json(out);
 }
 
 }  // namespace dbmedic::monitor

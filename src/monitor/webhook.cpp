@@ -1,8 +1,9 @@
-// The webhook notifier: POSTs Alertmanager's webhook JSON with cpp-httplib (http and https).
+// The webhook notifier: POSTs Alertmanager's webhook JSON (http and https) through the HTTP
+// module (monitor/http_transport.hpp).
 #include <fmt/format.h>
-#include <httplib.h>
 
 #include "core/error.hpp"
+#include "monitor/http_transport.hpp"
 #include "monitor/notifier.hpp"
 
 namespace dbmedic::monitor {
@@ -20,30 +21,27 @@ class WebhookNotifier final : public Notifier {
   const NotifierConfig& config() const override { return config_; }
 
   void Send(const std::vector<AlertEvent>& events, const std::string& external_url) override {
-    httplib::Client client(origin_);
-    auto seconds = std::chrono::duration_cast<std::chrono::seconds>(config_.timeout);
-    client.set_connection_timeout(seconds);
-    client.set_read_timeout(seconds);
-    client.set_write_timeout(seconds);
     std::string body = AlertmanagerPayload(events, config_.name, external_url).dump();
-    auto res = client.Post(path_, body, "application/json");
-    if (!res) {
+    HttpPostResult res =
+        LoadHttpTransport().Post(origin_, path_, body, "application/json", config_.timeout);
+    if (!res.status) {
       throw Error(ErrorCode::kNetwork,
                   fmt::format("notifier '{}': POST {} failed: {}", config_.name, config_.url,
-                              httplib::to_string(res.error())),
+                              res.error),
                   "check that the webhook receiver is running and reachable");
     }
-    if (res->status >= 400 && res->status < 500) {
+    int status = *res.status;
+    if (status >= 400 && status < 500) {
       // The receiver refuses this request (auth, path, payload): sending it again won't help.
       throw Error(ErrorCode::kConfig,
                   fmt::format("notifier '{}': POST {} answered HTTP {}: {}", config_.name,
-                              config_.url, res->status, res->body.substr(0, 200)),
+                              config_.url, status, res.body.substr(0, 200)),
                   "check the notifier's url and what the receiver expects");
     }
-    if (res->status < 200 || res->status >= 300) {
+    if (status < 200 || status >= 300) {
       throw Error(ErrorCode::kNetwork,
                   fmt::format("notifier '{}': POST {} answered HTTP {}: {}", config_.name,
-                              config_.url, res->status, res->body.substr(0, 200)),
+                              config_.url, status, res.body.substr(0, 200)),
                   "check the receiver's logs");
     }
   }

@@ -34,8 +34,8 @@ const LibPq& Api() {
   // A function-local static is initialised once, thread-safely; if that throws (libpq missing),
   // the next call tries again and throws the same error.
   static const LibPq api = [] {
-    static dbmedic::core::SharedLibrary library("libpq.so.5", "connecting to PostgreSQL",
-                                                "libpq5");
+    static dbmedic::core::SharedLibrary library(
+        "libpq.so.5", "connecting to PostgreSQL", dbmedic::core::SharedLibrary::InstallHint("libpq5"));
     LibPq resolved{};
 #define DBMEDIC_RESOLVE(name) resolved.name = library.Function<decltype(&::name)>(#name);
     DBMEDIC_LIBPQ_FUNCTIONS(DBMEDIC_RESOLVE)

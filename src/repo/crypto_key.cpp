@@ -1,12 +1,12 @@
 #include "repo/crypto_key.hpp"
 
+#include <string.h>  // explicit_bzero
 #include <sys/stat.h>
 
 #include <fstream>
 #include <iterator>
 
 #include <fmt/format.h>
-#include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/rand.h>
 
@@ -15,6 +15,12 @@
 
 namespace dbmedic::repo {
 namespace {
+
+// Overwrites a secret so it does not linger in freed memory. glibc's explicit_bzero, which the
+// compiler cannot drop, rather than OPENSSL_cleanse: every repository open destroys a (usually
+// empty) KeySecret, and OPENSSL_cleanse would load libcrypto (core/libcrypto_loader.cpp) into
+// each `wal push` just for that.
+void Wipe(void* data, std::size_t size) { explicit_bzero(data, size); }
 
 constexpr std::string_view kMagic = "DBMX";
 constexpr unsigned char kObjectVersion = 1;
@@ -99,7 +105,7 @@ std::optional<std::string> TryOpen(const SecretKey& key, std::string_view sealed
   int final_n = 0;
   if (EVP_DecryptFinal_ex(ctx.get(), reinterpret_cast<unsigned char*>(plain.data()) + n,
                           &final_n) != 1) {
-    OPENSSL_cleanse(plain.data(), plain.size());
+    Wipe(plain.data(), plain.size());
     return std::nullopt;
   }
   return plain;
@@ -127,8 +133,8 @@ std::string ReadKeyFile(const std::filesystem::path& path) {
 
 }  // namespace
 
-SecretKey::~SecretKey() { OPENSSL_cleanse(bytes_.data(), bytes_.size()); }
-KeySecret::~KeySecret() { OPENSSL_cleanse(material.data(), material.size()); }
+SecretKey::~SecretKey() { Wipe(bytes_.data(), bytes_.size()); }
+KeySecret::~KeySecret() { Wipe(material.data(), material.size()); }
 
 std::optional<KeySecret> KeySecretFromConfig(const core::Config& config) {
   const bool has_pass = config.Has("repository.passphrase");
@@ -166,7 +172,7 @@ NewEncryption CreateEncryption(const KeySecret& secret) {
   std::string data_key = RandomBytes(kKeyBytes);
   std::copy(data_key.begin(), data_key.end(), out.data_key.data());
   const std::string wrapped = SealObject(wrapping, data_key);
-  OPENSSL_cleanse(data_key.data(), data_key.size());
+  Wipe(data_key.data(), data_key.size());
   out.header = {{"cipher", kCipher},
                 {"kdf", kKdf},
                 {"iterations", iterations},
@@ -214,7 +220,7 @@ SecretKey UnlockEncryption(const nlohmann::json& header, const KeySecret& secret
   }
   SecretKey key;
   std::copy(data_key->begin(), data_key->end(), key.data());
-  OPENSSL_cleanse(data_key->data(), data_key->size());
+  Wipe(data_key->data(), data_key->size());
   return key;
 }
 

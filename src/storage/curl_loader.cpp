@@ -30,8 +30,8 @@ struct LibCurl {
 const LibCurl& Api() {
   // Initialised once, thread-safely; a failure (libcurl missing) is thrown again on the next call.
   static const LibCurl api = [] {
-    static dbmedic::core::SharedLibrary library("libcurl.so.4", "the S3 repository backend",
-                                                "libcurl4");
+    static dbmedic::core::SharedLibrary library(
+        "libcurl.so.4", "the S3 repository backend", dbmedic::core::SharedLibrary::InstallHint("libcurl4"));
     LibCurl resolved{};
 #define DBMEDIC_RESOLVE(name) resolved.name = library.Function<decltype(&::name)>(#name);
     DBMEDIC_CURL_FUNCTIONS(DBMEDIC_RESOLVE)

@@ -136,6 +136,12 @@ fs::path DbmedicBinary() {
     fs::path dest = dir.path() / "dbmedic";
     fs::copy_file(built, dest, fs::copy_options::overwrite_existing);
     fs::permissions(dest, fs::perms(0755));
+    // The HTTP module dbmedic opens from its own directory (monitor/http_transport.hpp).
+    fs::path module = fs::path(built).parent_path() / "libdbmedic_http.so";
+    if (fs::exists(module)) {
+      fs::copy_file(module, dir.path() / module.filename(), fs::copy_options::overwrite_existing);
+      fs::permissions(dir.path() / module.filename(), fs::perms(0755));
+    }
     return dest;
   }();
   return copy;

@@ -57,8 +57,9 @@ class TestCluster {
 // Used to prove a restored cluster serves the same data as the source.
 std::map<std::string, std::string> DatabaseFingerprint(pg::Connection& conn);
 
-// The built dbmedic binary (DBMEDIC_BINARY from CTest). Copied once into a directory that the
-// postgres OS user can traverse, so archive_command / restore_command can run it.
+// The built dbmedic binary (DBMEDIC_BINARY from CTest). Copied once, with the HTTP module beside
+// it (libdbmedic_http.so), into a directory that the postgres OS user can traverse, so
+// archive_command / restore_command can run it.
 fs::path DbmedicBinary();
 
 // Runs the built binary with args; captures output. `as_user` runs it as another OS user.

@@ -16,7 +16,7 @@ bool Contains(const std::string& haystack, const std::string& needle) {
 
 TEST(SharedLibraryTest, MissingLibraryNamesItAndThePackageToInstall) {
   core::SharedLibrary library("libdbmedic-no-such-library.so.7", "testing the loader",
-                              "dbmedic-test-package");
+                              core::SharedLibrary::InstallHint("dbmedic-test-package"));
   try {
     library.Symbol("anything");
     FAIL() << "opening a library that does not exist succeeded";
@@ -35,7 +35,8 @@ TEST(SharedLibraryTest, MissingLibraryFailsAgainOnTheNextCall) {
 }
 
 TEST(SharedLibraryTest, MissingSymbolIsNamed) {
-  core::SharedLibrary library("libz.so.1", "testing the loader", "zlib1g");
+  core::SharedLibrary library("libz.so.1", "testing the loader",
+                              core::SharedLibrary::InstallHint("zlib1g"));
   try {
     library.Symbol("dbmedic_no_such_symbol");
     FAIL() << "looking up a symbol that does not exist succeeded";
@@ -47,7 +48,8 @@ TEST(SharedLibraryTest, MissingSymbolIsNamed) {
 }
 
 TEST(SharedLibraryTest, ResolvesARealFunction) {
-  core::SharedLibrary library("libz.so.1", "testing the loader", "zlib1g");
+  core::SharedLibrary library("libz.so.1", "testing the loader",
+                              core::SharedLibrary::InstallHint("zlib1g"));
   auto zlib_version = library.Function<const char* (*)()>("zlibVersion");
   ASSERT_NE(zlib_version, nullptr);
   EXPECT_EQ(std::string(zlib_version()).substr(0, 2), "1.");
