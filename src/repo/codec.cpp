@@ -1,6 +1,7 @@
 #include "repo/codec.hpp"
 
 #include <lz4.h>
+#include <openssl/evp.h>
 #include <zstd.h>
 
 #include <fmt/format.h>
@@ -15,6 +16,9 @@ struct ZstdCctxDeleter {
 };
 struct ZstdDctxDeleter {
   void operator()(ZSTD_DCtx* c) const noexcept { ZSTD_freeDCtx(c); }
+};
+struct EvpDeleter {
+  void operator()(EVP_MD_CTX* c) const noexcept { EVP_MD_CTX_free(c); }
 };
 
 // One context per worker thread: creating a zstd context costs more than a small file.
@@ -138,6 +142,42 @@ void DecompressInto(Compression compression, std::string_view stored, std::uint6
   if (n < 0 || static_cast<std::uint64_t>(n) != raw_size) {
     throw Undecodable(what, fmt::format("lz4 decoded {} bytes, {} expected", n, raw_size));
   }
+}
+
+struct Sha256::Impl {
+  std::unique_ptr<EVP_MD_CTX, EvpDeleter> ctx{EVP_MD_CTX_new()};
+};
+
+Sha256::Sha256() : impl_(std::make_unique<Impl>()) {
+  if (!impl_->ctx || EVP_DigestInit_ex(impl_->ctx.get(), EVP_sha256(), nullptr) != 1) {
+    throw Error(ErrorCode::kInternal, "unable to initialise SHA-256 (OpenSSL EVP)");
+  }
+}
+
+Sha256::~Sha256() = default;
+
+void Sha256::Update(std::string_view data) {
+  if (EVP_DigestUpdate(impl_->ctx.get(), data.data(), data.size()) != 1) {
+    throw Error(ErrorCode::kInternal, "SHA-256 update failed (OpenSSL EVP)");
+  }
+}
+
+std::string Sha256::Finish() {
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  unsigned int size = 0;
+  if (EVP_DigestFinal_ex(impl_->ctx.get(), digest, &size) != 1) {
+    throw Error(ErrorCode::kInternal, "SHA-256 final failed (OpenSSL EVP)");
+  }
+  std::string hex;
+  hex.reserve(size * 2);
+  for (unsigned int i = 0; i < size; ++i) hex += fmt::format("{:02x}", digest[i]);
+  return hex;
+}
+
+std::string Sha256Hex(std::string_view data) {
+  Sha256 sha;
+  sha.Update(data);
+  return sha.Finish();
 }
 
 }  // namespace dbmedic::repo

@@ -1,4 +1,4 @@
-// The codec pipeline of the repository: SHA-256 of the raw content (core/sha256.hpp), then
+// The codec pipeline of the repository: SHA-256 of the raw content (OpenSSL EVP), then
 // compression (zstd with a level, lz4, or none); encryption will be a later stage. Checksums are
 // always of the raw content, so they survive a change of compression.
 #pragma once
@@ -8,8 +8,6 @@
 #include <optional>
 #include <string>
 #include <string_view>
-
-#include "core/sha256.hpp"
 
 namespace dbmedic::repo {
 
@@ -40,9 +38,21 @@ std::string Decompress(Compression compression, std::string_view stored, std::ui
 void DecompressInto(Compression compression, std::string_view stored, std::uint64_t raw_size,
                     std::string_view what, std::string& out);
 
-// SHA-256 is core's (core/sha256.hpp: not OpenSSL's, so that processes which only checksum do
-// not load libcrypto); Finish() returns lowercase hex.
-using core::Sha256;
-using core::Sha256Hex;
+// Incremental SHA-256; Finish() returns lowercase hex.
+class Sha256 {
+ public:
+  Sha256();
+  ~Sha256();
+  Sha256(const Sha256&) = delete;
+  Sha256& operator=(const Sha256&) = delete;
+  void Update(std::string_view data);
+  std::string Finish();
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+std::string Sha256Hex(std::string_view data);
 
 }  // namespace dbmedic::repo

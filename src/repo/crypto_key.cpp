@@ -16,10 +16,8 @@
 namespace dbmedic::repo {
 namespace {
 
-// Overwrites a secret so it does not linger in freed memory. glibc's explicit_bzero, which the
-// compiler cannot drop, rather than OPENSSL_cleanse: every repository open destroys a (usually
-// empty) KeySecret, and OPENSSL_cleanse would load libcrypto (core/libcrypto_loader.cpp) into
-// each `wal push` just for that.
+// Overwrites a secret so it does not linger in freed memory: glibc's explicit_bzero, which the
+// compiler cannot drop.
 void Wipe(void* data, std::size_t size) { explicit_bzero(data, size); }
 
 constexpr std::string_view kMagic = "DBMX";
