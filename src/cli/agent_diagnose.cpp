@@ -317,6 +317,8 @@ void Preload(TargetDiagnosis& t, const fs::path& file, const DiagnoseSettings& s
 
 }  // namespace
 
+void CheckDiagnoseSettings(const core::Config& config) { (void)LoadSettings(config); }
+
 void AttachDiagnose(monitor::Agent& agent, const core::Config& config) {
   DiagnoseSettings s = LoadSettings(config);
   if (agent.targets().empty()) return;

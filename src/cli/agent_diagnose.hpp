@@ -16,6 +16,9 @@
 namespace dbmedic::cli {
 
 // Adds the samplers and routes for every target of `agent`. Call before agent.Start().
+// Throws Error(kConfig) if the diagnose.* settings the agent uses are invalid (for --check too).
+void CheckDiagnoseSettings(const core::Config& config);
+
 void AttachDiagnose(monitor::Agent& agent, const core::Config& config);
 
 }  // namespace dbmedic::cli

@@ -353,6 +353,15 @@ TEST_F(MonitorE2eTest, CheckRejectsABadAlertSection) {
                        "!=; got '~'"), std::string::npos) << r.err;
 }
 
+TEST_F(MonitorE2eTest, CheckRejectsAnEmptyWaitHistoryWindow) {
+  auto bad = dir_->path() / "bad-window.toml";
+  core::AtomicWriteFile(bad, "[diagnose]\nwait_history_window = \"0s\"\n");
+  auto r = RunDbmedic({"--config", bad.string(), "monitor", "--check"});
+  EXPECT_EQ(r.exit_code, 3);
+  EXPECT_NE(r.err.find("diagnose.wait_history_window must be longer than 0"), std::string::npos)
+      << r.err;
+}
+
 TEST_F(MonitorE2eTest, HistoryMissingIsNotFound) {
   auto r = RunDbmedic({"alerts", "--history", (dir_->path() / "none.db").string()});
   EXPECT_EQ(r.exit_code, 9);
