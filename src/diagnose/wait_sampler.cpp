@@ -150,8 +150,17 @@ ActiveSessionHistory::Stored ActiveSessionHistory::Store(const WaitSample& s) {
 }
 
 WaitSample ActiveSessionHistory::Load(const Stored& s) const {
-  return {s.time_ms,    s.pid,          *s.database, *s.user,    *s.wait_event_type,
-          *s.wait_event, s.query_id,    *s.query,    *s.relation};
+  WaitSample out;
+  out.time_ms = s.time_ms;
+  out.pid = s.pid;
+  out.database = *s.database;
+  out.user = *s.user;
+  out.wait_event_type = *s.wait_event_type;
+  out.wait_event = *s.wait_event;
+  out.query_id = s.query_id;
+  out.query = *s.query;
+  out.relation = *s.relation;
+  return out;
 }
 
 void ActiveSessionHistory::DropOldestSample() {
