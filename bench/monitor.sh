@@ -7,7 +7,9 @@
 #                    [--history-interval SECONDS] [--snapshot-keep N] [--results FILE]
 #
 # --soak runs only the agent for SECONDS (e.g. 3600) with one scrape per interval and reports
-# RSS every minute (memory growth). Needs root (the cluster runs as postgres), pgbench, curl.
+# RSS every minute (memory growth), with the agent's heap, SQLite cache, history series and
+# active-session history (samples held / distinct strings pooled). Needs root (the cluster
+# runs as postgres), pgbench, curl.
 # Writes a section between <!-- BEGIN monitor --> / <!-- END monitor --> of --results
 # (default bench/RESULTS.md), leaving the rest of the file alone.
 set -euo pipefail
@@ -136,7 +138,9 @@ if ((SOAK > 0)); then
       self=$(curl -s "http://127.0.0.1:$AGENT_PORT/metrics" | awk '
         /^dbmedic_agent_heap_in_use_bytes/ {u=$2} /^dbmedic_agent_heap_free_bytes/ {f=$2}
         /^dbmedic_agent_history_cache_bytes/ {c=$2} /^dbmedic_agent_history_series/ {s=$2}
-        END {printf "heap_in_use=%d heap_free=%d sqlite_cache=%d series=%d", u/1024, f/1024, c/1024, s}')
+        /^dbmedic_pg_wait_history_samples/ {w=$2} /^dbmedic_pg_wait_history_strings/ {k=$2}
+        END {printf "heap_in_use=%d heap_free=%d sqlite_cache=%d series=%d wait_history=%d/%d",
+             u/1024, f/1024, c/1024, s, w, k}')
       echo "$((SECONDS))s rss=$(rss_kb "$AGENT_PID") $self (kB)"
       next=$((SECONDS + 60))
     fi

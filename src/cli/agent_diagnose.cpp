@@ -23,7 +23,7 @@ using nlohmann::json;
 using Millis = std::chrono::milliseconds;
 
 // Query text kept per wait sample: enough to recognise a statement on the dashboard, and it
-// bounds the history's memory (diagnose.wait_history_samples x this, at most).
+// bounds the history's memory (pooled: each distinct text once, at most one per sample held).
 constexpr std::size_t kSampleQueryChars = 512;
 
 struct DiagnoseSettings {
@@ -32,6 +32,7 @@ struct DiagnoseSettings {
   std::optional<fs::path> snapshot_file;
   Millis wait_interval{};
   std::size_t wait_samples = 0;
+  Millis wait_window{};
   Millis statement_timeout{};
 };
 
@@ -44,6 +45,11 @@ DiagnoseSettings LoadSettings(const core::Config& config) {
   }
   s.wait_interval = config.Duration("diagnose.wait_sample_interval");
   s.wait_samples = static_cast<std::size_t>(config.Int("diagnose.wait_history_samples"));
+  s.wait_window = config.Duration("diagnose.wait_history_window");
+  if (s.wait_window <= Millis::zero()) {
+    throw Error(ErrorCode::kConfig, "diagnose.wait_history_window must be longer than 0",
+                "set how long the active-session history keeps samples, e.g. 15m (the default)");
+  }
   s.statement_timeout = std::min(config.Duration("monitor.collector_timeout"),
                                  config.Duration("diagnose.statement_timeout"));
   return s;
@@ -57,7 +63,7 @@ struct TargetDiagnosis {
         wait_interval(s.wait_interval),
         statements(s.snapshot_keep, std::chrono::duration_cast<std::chrono::seconds>(
                                         s.snapshot_interval * (s.snapshot_keep + 1))),
-        waits(s.wait_samples) {}
+        waits(s.wait_samples, s.wait_window) {}
   const std::string target;
   const Millis wait_interval;
   std::mutex mu;
@@ -170,9 +176,13 @@ class WaitSampler final : public monitor::Collector {
         ++counts_[{s.wait_event_type, s.wait_event}];  // bounded: PostgreSQL's wait events
       }
       double active = static_cast<double>(round.size());
+      std::size_t held = 0;
+      std::size_t strings = 0;
       {
         std::lock_guard lock(state_->mu);
         state_->waits.Add(round);
+        held = state_->waits.size();
+        strings = state_->waits.distinct_strings();
       }
       for (const auto& [event, n] : counts_) {
         b.Counter("dbmedic_pg_wait_samples_total",
@@ -184,6 +194,12 @@ class WaitSampler final : public monitor::Collector {
       }
       b.Gauge("dbmedic_pg_active_sessions", "Active sessions at the last wait sample.",
               {{"target", state_->target}}, active);
+      b.Gauge("dbmedic_pg_wait_history_samples", "Session samples the agent's active-session "
+              "history holds (diagnose.wait_history_window, at most wait_history_samples).",
+              {{"target", state_->target}}, static_cast<double>(held));
+      b.Gauge("dbmedic_pg_wait_history_strings", "Distinct strings (database, user, wait event, "
+              "query text) the active-session history holds, each once.",
+              {{"target", state_->target}}, static_cast<double>(strings));
       session_.Succeeded();
       return {b.Take(), std::nullopt};
     } catch (const std::exception& e) {
@@ -300,6 +316,8 @@ void Preload(TargetDiagnosis& t, const fs::path& file, const DiagnoseSettings& s
 }
 
 }  // namespace
+
+void CheckDiagnoseSettings(const core::Config& config) { (void)LoadSettings(config); }
 
 void AttachDiagnose(monitor::Agent& agent, const core::Config& config) {
   DiagnoseSettings s = LoadSettings(config);

@@ -79,6 +79,7 @@ void Run(Context& ctx, const MonitorArgs& args) {
   }
   auto file = config.file() ? config.file()->string() : std::string();
   auto notifiers = monitor::ParseNotifiers(config.Raw(), file);
+  CheckDiagnoseSettings(config);
   if (args.check) {
     PrintCheck(ctx, targets, rules, notifiers);
     return;

@@ -214,6 +214,10 @@ constexpr OptionSpec kOptions[] = {
      "How often database sizes are measured (pg_database_size stats every file of a database: "
      "most of a collection's server-side cost; sizes change slowly). At most pg_interval apart "
      "when shorter."},
+    {"monitor.lsn_timeline_window", T::kDuration, "6h",
+     "How far back the agent remembers when the primary wrote which WAL, to give a standby's or "
+     "slot's lag in seconds (also while it is disconnected); an older lag is reported as this "
+     "long. Kept in 4096 points (one at most every window/4096: 5 s at 6h), allocated at start."},
     {"monitor.collector_timeout", T::kDuration, "10s",
      "Longest a collection may take (connect and statement timeout)."},
     {"monitor.evaluation_interval", T::kDuration, "15s", "How often alert rules are evaluated."},
@@ -252,8 +256,12 @@ constexpr OptionSpec kOptions[] = {
     {"diagnose.wait_sample_interval", T::kDuration, "1s",
      "How often the monitor agent samples wait events of active sessions (0: never)."},
     {"diagnose.wait_history_samples", T::kInt, "10000",
-     "Session samples the agent's active-session history keeps (oldest dropped).",
-     "100..1000000"},
+     "Session samples the agent's active-session history keeps at most (oldest dropped): the "
+     "hard bound under heavy load.", "100..1000000"},
+    {"diagnose.wait_history_window", T::kDuration, "15m",
+     "How long the agent's active-session history keeps samples (the dashboard's wait panel "
+     "and /api/waits show 15 minutes by default); older ones are dropped, so its memory stops "
+     "growing after this long."},
     // END diagnose options
 };
 

@@ -129,27 +129,83 @@ SamplingRun SampleFor(pg::Connection& conn, std::chrono::milliseconds duration,
   return run;
 }
 
-void ActiveSessionHistory::Add(const std::vector<WaitSample>& round) {
-  std::int64_t t = round.empty() ? 0 : round.front().time_ms;
-  if (round.empty()) {
-    t = std::chrono::duration_cast<std::chrono::milliseconds>(
-            std::chrono::system_clock::now().time_since_epoch()).count();
+ActiveSessionHistory::ActiveSessionHistory(std::size_t max_samples,
+                                           std::chrono::milliseconds window)
+    : max_samples_(max_samples), window_(window) {}
+
+ActiveSessionHistory::~ActiveSessionHistory() {
+  while (!samples_.empty()) DropOldestSample();
+}
+
+ActiveSessionHistory::Stored ActiveSessionHistory::Store(const WaitSample& s) {
+  return {s.time_ms,
+          s.pid,
+          s.query_id,
+          strings_.Acquire(s.database),
+          strings_.Acquire(s.user),
+          strings_.Acquire(s.wait_event_type),
+          strings_.Acquire(s.wait_event),
+          strings_.Acquire(s.query),
+          strings_.Acquire(s.relation)};
+}
+
+WaitSample ActiveSessionHistory::Load(const Stored& s) const {
+  WaitSample out;
+  out.time_ms = s.time_ms;
+  out.pid = s.pid;
+  out.database = *s.database;
+  out.user = *s.user;
+  out.wait_event_type = *s.wait_event_type;
+  out.wait_event = *s.wait_event;
+  out.query_id = s.query_id;
+  out.query = *s.query;
+  out.relation = *s.relation;
+  return out;
+}
+
+void ActiveSessionHistory::DropOldestSample() {
+  const Stored& s = samples_.front();
+  for (const std::string* v :
+       {s.database, s.user, s.wait_event_type, s.wait_event, s.query, s.relation}) {
+    strings_.Release(v);
   }
-  rounds_.push_back(t);
-  for (const auto& s : round) samples_.push_back(s);
-  while (samples_.size() > max_samples_) samples_.pop_front();
-  std::int64_t oldest = samples_.empty() ? t : samples_.front().time_ms;
-  while (rounds_.size() > 1 && rounds_.front() < oldest) rounds_.pop_front();
-  // Quiet rounds add no samples, so old samples could pin an ever longer list of rounds: cap it
-  // too, and drop the samples older than the oldest round kept.
+  samples_.pop_front();
+}
+
+void ActiveSessionHistory::Add(const std::vector<WaitSample>& round) {
+  std::int64_t t = round.empty() ? std::chrono::duration_cast<std::chrono::milliseconds>(
+                                       std::chrono::system_clock::now().time_since_epoch())
+                                       .count()
+                                 : round.front().time_ms;
+  Add(round, t);
+}
+
+void ActiveSessionHistory::Add(const std::vector<WaitSample>& round, std::int64_t round_ms) {
+  rounds_.push_back(round_ms);
+  for (const auto& s : round) samples_.push_back(Store(s));
+  std::int64_t cutoff = round_ms - window_.count();
+  bool capped = false;
+  while (!samples_.empty() &&
+         (samples_.size() > max_samples_ || samples_.front().time_ms < cutoff)) {
+    capped = capped || samples_.size() > max_samples_;
+    DropOldestSample();
+  }
+  while (rounds_.size() > 1 && rounds_.front() < cutoff) rounds_.pop_front();
+  // Rounds whose samples the cap dropped no longer count (the profile's average would be off).
+  if (capped) {
+    std::int64_t oldest = samples_.empty() ? round_ms : samples_.front().time_ms;
+    while (rounds_.size() > 1 && rounds_.front() < oldest) rounds_.pop_front();
+  }
+  // Quiet rounds add no samples: the window bounds them, and the cap too when the window is
+  // longer than the cap's worth of rounds; samples older than the oldest round kept go as well.
   while (rounds_.size() > max_samples_) rounds_.pop_front();
-  while (!samples_.empty() && samples_.front().time_ms < rounds_.front()) samples_.pop_front();
+  while (!samples_.empty() && samples_.front().time_ms < rounds_.front()) DropOldestSample();
 }
 
 SamplingRun ActiveSessionHistory::Since(std::int64_t since_ms) const {
   SamplingRun run;
   for (const auto& s : samples_) {
-    if (s.time_ms >= since_ms) run.samples.push_back(s);
+    if (s.time_ms >= since_ms) run.samples.push_back(Load(s));
   }
   for (std::int64_t r : rounds_) {
     if (r >= since_ms) ++run.snapshots;

@@ -14,6 +14,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "diagnose/string_pool.hpp"
 #include "pg/connection.hpp"
 
 namespace dbmedic::diagnose {
@@ -64,20 +65,49 @@ struct SamplingRun {
 SamplingRun SampleFor(pg::Connection& conn, std::chrono::milliseconds duration,
                       std::chrono::milliseconds interval, std::stop_token stop = {});
 
-// A bounded history of samples (oldest dropped first), for the agent's continuous sampling: at
-// most `max_samples` samples and as many rounds.
+// The agent's history of samples for the dashboard: the samples of the last `window` (older ones
+// dropped at each round), and at most `max_samples` of them (the oldest dropped first) as a hard
+// bound under heavy load. A time window, not only a count, so that its memory reaches its steady
+// state after `window` whatever the load (a count alone fills in minutes when busy and in hours
+// when quiet). Samples are kept compactly: their strings are pooled, each distinct value once.
 class ActiveSessionHistory {
  public:
-  explicit ActiveSessionHistory(std::size_t max_samples) : max_samples_(max_samples) {}
+  ActiveSessionHistory(std::size_t max_samples, std::chrono::milliseconds window);
+  ActiveSessionHistory(const ActiveSessionHistory&) = delete;
+  ActiveSessionHistory& operator=(const ActiveSessionHistory&) = delete;
+  ~ActiveSessionHistory();
+
+  // One sampling round taken at `round_ms` (system clock; the samples' own times are kept).
+  void Add(const std::vector<WaitSample>& round, std::int64_t round_ms);
+  // Same, at the round's first sample's time (now when the round is empty).
   void Add(const std::vector<WaitSample>& round);
   // Samples taken at or after `since_ms` and the number of rounds they came from.
   SamplingRun Since(std::int64_t since_ms) const;
   std::size_t size() const { return samples_.size(); }
+  std::size_t rounds() const { return rounds_.size(); }
+  std::size_t distinct_strings() const { return strings_.size(); }
 
  private:
+  struct Stored {
+    std::int64_t time_ms = 0;
+    std::int64_t pid = 0;
+    std::int64_t query_id = 0;
+    const std::string* database = nullptr;  // all pooled in strings_
+    const std::string* user = nullptr;
+    const std::string* wait_event_type = nullptr;
+    const std::string* wait_event = nullptr;
+    const std::string* query = nullptr;
+    const std::string* relation = nullptr;
+  };
+  Stored Store(const WaitSample& s);
+  WaitSample Load(const Stored& s) const;
+  void DropOldestSample();
+
   std::size_t max_samples_;
-  std::deque<WaitSample> samples_;
-  std::deque<std::int64_t> rounds_;  // time of each round still (partly) held
+  std::chrono::milliseconds window_;
+  StringPool strings_;
+  std::deque<Stored> samples_;
+  std::deque<std::int64_t> rounds_;  // time of each round still held
 };
 
 nlohmann::json WaitProfileToJson(const WaitProfile& profile);

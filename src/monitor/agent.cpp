@@ -36,6 +36,12 @@ AgentSettings LoadAgentSettings(const core::Config& config) {
   s.host_interval = config.Duration("monitor.host_interval");
   s.pg_interval = config.Duration("monitor.pg_interval");
   s.size_interval = config.Duration("monitor.size_interval");
+  s.lsn_timeline_window = config.Duration("monitor.lsn_timeline_window");
+  if (s.lsn_timeline_window < std::chrono::minutes(1)) {
+    throw Error(ErrorCode::kConfig, "monitor.lsn_timeline_window is shorter than a minute",
+                "replication lag in seconds needs the WAL history of at least the lag alert's "
+                "threshold: set it to 1m or more (default 6h)");
+  }
   s.collector_timeout = config.Duration("monitor.collector_timeout");
   s.evaluation_interval = config.Duration("monitor.evaluation_interval");
   s.repeat_interval = config.Duration("monitor.repeat_interval");
@@ -83,7 +89,7 @@ Agent::Agent(AgentSettings settings, std::vector<MonitorTarget> targets,
   for (const auto& t : targets_) {
     collectors_.push_back(std::make_unique<PgCollector>(
         t, PgCollectorOptions{settings_.pg_interval, settings_.collector_timeout,
-                                    settings_.size_interval}));
+                                    settings_.size_interval, settings_.lsn_timeline_window}));
   }
   if (notifiers.empty()) notifiers.push_back({"log", NotifierType::kLog, "", {}, {}, true});
   for (const auto& n : notifiers) notifiers_.push_back(MakeNotifier(n));

@@ -43,6 +43,7 @@ struct AgentSettings {
   std::chrono::milliseconds host_interval{15000};
   std::chrono::milliseconds pg_interval{15000};
   std::chrono::milliseconds size_interval{60000};
+  std::chrono::milliseconds lsn_timeline_window{std::chrono::hours(6)};
   std::chrono::milliseconds collector_timeout{10000};
   std::chrono::milliseconds evaluation_interval{15000};
   std::chrono::milliseconds repeat_interval{std::chrono::hours(4)};

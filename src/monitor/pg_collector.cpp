@@ -30,7 +30,7 @@ constexpr double kXidWraparoundAge = 2147483648.0;
 }  // namespace
 
 PgCollector::PgCollector(MonitorTarget target, PgCollectorOptions options)
-    : target_(std::move(target)), options_(options) {}
+    : target_(std::move(target)), options_(options), timeline_(options.lsn_timeline_window) {}
 
 Labels PgCollector::L(Labels extra) const {
   extra["target"] = target_.name;

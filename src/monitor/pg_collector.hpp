@@ -26,6 +26,8 @@ struct PgCollectorOptions {
   std::chrono::milliseconds timeout{10000};
   // Database sizes are measured this often (0: every collection); see monitor.size_interval.
   std::chrono::milliseconds size_interval{60000};
+  // How far back the LSN timeline reaches (monitor.lsn_timeline_window).
+  std::chrono::milliseconds lsn_timeline_window = LsnTimeline::kDefaultWindow;
 };
 
 class PgCollector final : public Collector {

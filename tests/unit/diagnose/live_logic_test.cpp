@@ -91,7 +91,7 @@ TEST(ProfileWaits, AddsSamplesUpByEventQueryAndRelation) {
 }
 
 TEST(ActiveSessionHistory, DropsTheOldestSamples) {
-  ActiveSessionHistory h(3);
+  ActiveSessionHistory h(3, std::chrono::minutes(15));
   for (int i = 0; i < 5; ++i) {
     WaitSample s = Sample("CPU", "CPU", "select 1");
     s.time_ms = 1000 + i;
@@ -104,7 +104,7 @@ TEST(ActiveSessionHistory, DropsTheOldestSamples) {
 }
 
 TEST(ActiveSessionHistory, QuietRoundsDoNotGrowItBeyondItsLimit) {
-  ActiveSessionHistory h(3);
+  ActiveSessionHistory h(3, std::chrono::minutes(15));
   WaitSample s = Sample("Lock", "relation", "update t");
   s.time_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
                   std::chrono::system_clock::now().time_since_epoch()).count() - 10000;

@@ -108,5 +108,20 @@ TEST_F(TargetTest, BasicAuthUserWithoutPasswordIsRejected) {
   }
 }
 
+TEST_F(TargetTest, LsnTimelineWindowUnderAMinuteIsRejected) {
+  try {
+    LoadAgentSettings(Load("[monitor]\nlsn_timeline_window = \"30s\"\n"));
+    FAIL();
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), ErrorCode::kConfig);
+    EXPECT_STREQ(e.what(), "monitor.lsn_timeline_window is shorter than a minute");
+  }
+}
+
+TEST_F(TargetTest, LsnTimelineWindowIsRead) {
+  auto s = LoadAgentSettings(Load("[monitor]\nlsn_timeline_window = \"2h\"\n"));
+  EXPECT_EQ(s.lsn_timeline_window, std::chrono::hours(2));
+}
+
 }  // namespace
 }  // namespace dbmedic::monitor
