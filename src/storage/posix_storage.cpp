@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <sys/file.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -82,10 +83,20 @@ class PosixLock : public ObjectLock {
   Fd fd_;
 };
 
-void MakeParents(const fs::path& dir) {
+// Creates `dir` and its missing parents. With `durable`, fsyncs the parent of each directory it
+// creates: a new directory's entry is data like a file's, and the commit of an object only
+// fsyncs the directory holding it, so after a crash a just-created archive directory (and the
+// segment inside it that archive_command reported stored) could be missing on filesystems that
+// do not order directory creation before later fsyncs.
+void MakeParents(const fs::path& dir, bool durable) {
   std::error_code ec;
-  fs::create_directories(dir, ec);
-  if (ec) throw SystemError(ec.value(), "create directory", dir.string());
+  if (fs::is_directory(dir, ec)) return;
+  if (dir.has_parent_path() && dir.parent_path() != dir) MakeParents(dir.parent_path(), durable);
+  if (::mkdir(dir.c_str(), 0777) != 0) {
+    if (errno == EEXIST && fs::is_directory(dir, ec)) return;  // a concurrent writer made it
+    throw SystemError(errno, "create directory", dir.string());
+  }
+  if (durable) core::FsyncDir(dir.parent_path());
 }
 
 }  // namespace
@@ -141,7 +152,7 @@ std::unique_ptr<ReadStream> PosixStorage::OpenRead(std::string_view path) const 
 std::unique_ptr<WriteStream> PosixStorage::OpenWrite(std::string_view path, Durability durability) {
   static std::atomic<std::uint64_t> counter{0};
   const fs::path full = Resolve(path);
-  MakeParents(full.parent_path());
+  MakeParents(full.parent_path(), durability == Durability::kImmediate);
   const fs::path temp = full.parent_path() /
                         fmt::format(".{}{}{}.{}", full.filename().string(), kTempMarker,
                                     ::getpid(), counter.fetch_add(1));
@@ -173,7 +184,7 @@ void PosixStorage::Sync(std::string_view dir) {
 std::unique_ptr<ObjectLock> PosixStorage::TryLock(std::string_view path,
                                                   std::string_view holder) {
   const fs::path full = Resolve(path);
-  MakeParents(full.parent_path());
+  MakeParents(full.parent_path(), false);
   Fd fd = Fd::Open(full.string(), O_RDWR | O_CREAT, 0640);
   while (::flock(fd.get(), LOCK_EX | LOCK_NB) != 0) {
     if (errno == EWOULDBLOCK) return nullptr;
