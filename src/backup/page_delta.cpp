@@ -60,8 +60,15 @@ std::uint64_t CopyChangedPages(storage::Storage& storage, const CopySettings& se
     changed.append(raw, pos, bytes);
   }
   overlay.reset();
+  return StoreOverlay(storage, settings, file, index, changed, std::move(out), overlay);
+}
+
+std::uint64_t StoreOverlay(storage::Storage& storage, const CopySettings& settings,
+                           const repo::FileEntry& file, std::size_t index,
+                           const std::string& changed, repo::PageOverlay out,
+                           std::optional<repo::PageOverlay>& overlay) {
   if (out.runs.empty()) return 0;
-  out.chunk.offset = out.runs.front().first * kPageSize;
+  out.chunk.offset = std::uint64_t{out.runs.front().first} * kPageSize;
   out.chunk.size = changed.size();
   out.chunk.sha256 = repo::Sha256Hex(changed);
   out.chunk.object = repo::OverlayObjectPath(settings.label, file, index, settings.codec.compression);

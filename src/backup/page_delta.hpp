@@ -51,4 +51,12 @@ std::uint64_t CopyChangedPages(storage::Storage& storage, const CopySettings& se
                                std::optional<repo::PageOverlay>& overlay,
                                std::atomic<bool>& vanished);
 
+// Stores `changed` (the pages `out.runs` name, in order) as chunk `index`'s overlay object and
+// sets `overlay` to `out` completed; nothing is stored when `out.runs` is empty. Returns the
+// raw bytes stored. Shared by the page-LSN scan and the WAL summary (wal_delta.hpp).
+std::uint64_t StoreOverlay(storage::Storage& storage, const CopySettings& settings,
+                           const repo::FileEntry& file, std::size_t index,
+                           const std::string& changed, repo::PageOverlay out,
+                           std::optional<repo::PageOverlay>& overlay);
+
 }  // namespace dbmedic::backup

@@ -9,6 +9,7 @@
 #include <fmt/format.h>
 
 #include "backup/page_checksum.hpp"
+#include "backup/page_delta.hpp"
 #include "core/error.hpp"
 #include "storage/fd.hpp"
 
@@ -166,14 +167,7 @@ std::uint64_t CopySummarisedPages(storage::Storage& storage, const CopySettings&
     pages_read += got;
     if (got < count) break;  // end of the file
   }
-  if (out.runs.empty()) return 0;
-  out.chunk.offset = std::uint64_t{out.runs.front().first} * kPageSize;
-  out.chunk.size = changed.size();
-  out.chunk.sha256 = repo::Sha256Hex(changed);
-  out.chunk.object = repo::OverlayObjectPath(settings.label, file, index, settings.codec.compression);
-  out.chunk.stored_size = StoreObject(storage, settings.codec, out.chunk.object, changed);
-  overlay = std::move(out);
-  return changed.size();
+  return StoreOverlay(storage, settings, file, index, changed, std::move(out), overlay);
 }
 
 }  // namespace dbmedic::backup

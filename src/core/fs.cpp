@@ -159,6 +159,11 @@ void ChownRecursive(const fs::path& path, uid_t uid, gid_t gid) {
   }
 }
 
+void GiveToOsUser(const fs::path& path, std::string_view os_user) {
+  if (!IsRoot() || os_user.empty()) return;
+  if (std::optional<UserIds> user = LookupUser(os_user)) ChownRecursive(path, user->uid, user->gid);
+}
+
 bool IsTraversableByOthers(const fs::path& path) {
   fs::path p = fs::absolute(path);
   std::error_code ec;

@@ -48,6 +48,9 @@ bool IsRoot();
 
 // chown -R. Throws Error(kIo) naming the first path that fails.
 void ChownRecursive(const fs::path& path, uid_t uid, gid_t gid);
+// When running as root: ChownRecursive to `os_user` (a server's OS user, so that it can use
+// what root created). Nothing otherwise, or when `os_user` is empty or unknown.
+void GiveToOsUser(const fs::path& path, std::string_view os_user);
 
 // Whether every directory above `path` (and `path` itself, if a directory) can be traversed by
 // other users (o+x). archive_command runs as the server's OS user and must reach the binary.

@@ -15,9 +15,10 @@ namespace {
 using wal::kBlockSize;
 using wal::LoadAt;
 
-// One segment's bytes and where they start in the WAL.
+// One segment's bytes (read only: the rewrite writes through its own span) and where they
+// start in the WAL.
 struct SegmentView {
-  std::span<std::byte> bytes;
+  std::span<const std::byte> bytes;
   Lsn start;
 };
 
@@ -166,10 +167,9 @@ void MakeNoop(std::span<std::byte> record) {
 // written back (the neighbours are read-only originals).
 class Rewriter {
  public:
-  Rewriter(const SegmentView& self, std::span<const std::byte> previous,
-           std::span<const std::byte> next,
+  Rewriter(std::span<std::byte> self, std::span<const std::byte> previous,
            const std::function<bool(const WalRecord&)>& neutralize, NeutralizeResult& result)
-      : self_(self), previous_(previous), next_(next), neutralize_(neutralize), result_(result) {}
+      : self_(self), previous_(previous), neutralize_(neutralize), result_(result) {}
 
   // False when the record's CRC does not match (the caller stops there).
   bool Handle(const std::vector<Piece>& pieces, Lsn lsn) {
@@ -177,7 +177,7 @@ class Rewriter {
     const bool in_place = pieces.size() == 1 && pieces[0].segment == 0;
     std::span<std::byte> record;
     if (in_place) {
-      record = self_.bytes.subspan(pieces[0].offset, pieces[0].length);
+      record = self_.subspan(pieces[0].offset, pieces[0].length);
     } else {
       bytes_.clear();
       for (const Piece& p : pieces) {
@@ -199,7 +199,7 @@ class Rewriter {
       std::size_t from = 0;
       for (const Piece& p : pieces) {
         if (p.segment == 0) {
-          std::memcpy(self_.bytes.data() + p.offset, bytes_.data() + from, p.length);
+          std::memcpy(self_.data() + p.offset, bytes_.data() + from, p.length);
         }
         from += p.length;
       }
@@ -214,7 +214,7 @@ class Rewriter {
 
  private:
   std::span<const std::byte> Segment(int tag) const {
-    return tag < 0 ? previous_ : tag > 0 ? next_ : std::span<const std::byte>(self_.bytes);
+    return tag < 0 ? previous_ : tag > 0 ? next_ : std::span<const std::byte>(self_);
   }
 
   bool Decode(std::span<const std::byte> bytes, Lsn lsn) {
@@ -233,7 +233,7 @@ class Rewriter {
     }
   }
 
-  SegmentView self_;
+  std::span<std::byte> self_;
   std::span<const std::byte> previous_, next_;
   const std::function<bool(const WalRecord&)>& neutralize_;
   NeutralizeResult& result_;
@@ -241,16 +241,16 @@ class Rewriter {
   WalRecord record_;
 };
 
-std::span<std::byte> Writable(const std::shared_ptr<const std::string>& s) {
-  // Read-only in practice: SegmentView carries a mutable span, the Rewriter never writes it.
-  return {reinterpret_cast<std::byte*>(const_cast<char*>(s->data())), s->size()};
+std::span<const std::byte> BytesOf(const std::shared_ptr<const std::string>& s) {
+  if (!s) return {};
+  return {reinterpret_cast<const std::byte*>(s->data()), s->size()};
 }
 
 // The record continued from the previous segment into the start of `self`, if any.
 void HandleContinuation(const SegmentView& self, std::uint32_t continued,
                         const std::shared_ptr<const std::string>& previous, Rewriter& rewriter) {
   if (continued == 0 || !previous || previous->size() != self.bytes.size()) return;
-  const SegmentView prev{Writable(previous), Lsn{self.start.value - self.bytes.size()}};
+  const SegmentView prev{BytesOf(previous), Lsn{self.start.value - self.bytes.size()}};
   std::optional<Crossing> crossing = LastRecordCrossing(prev, -1);
   if (!crossing || crossing->missing != continued) return;
   if (!ContinueInto(self, 0, continued, crossing->pieces)) return;
@@ -288,9 +288,7 @@ NeutralizeResult NeutralizeRecords(std::span<std::byte> segment, Lsn segment_sta
   const SegmentView self{segment, segment_start};
   const auto previous = neighbors.previous ? neighbors.previous() : nullptr;
   std::shared_ptr<const std::string> next;  // fetched only if a record crosses into it
-  Rewriter rewriter(self, previous ? std::span<const std::byte>(Writable(previous))
-                                   : std::span<const std::byte>(),
-                    {}, neutralize, result);
+  Rewriter rewriter(segment, BytesOf(previous), neutralize, result);
 
   std::uint32_t continued = 0;
   std::optional<std::size_t> pos = FirstRecord(self, continued);
@@ -306,7 +304,7 @@ NeutralizeResult NeutralizeRecords(std::span<std::byte> segment, Lsn segment_sta
     if (*missing > 0) {  // the last record, continued in the next segment
       next = neighbors.next ? neighbors.next() : nullptr;
       if (!next || next->size() != segment.size()) break;
-      const SegmentView after{Writable(next), Lsn{segment_start.value + segment.size()}};
+      const SegmentView after{BytesOf(next), Lsn{segment_start.value + segment.size()}};
       if (!ContinueInto(after, 1, *missing, pieces)) break;
       rewriter.set_next(after.bytes);
       rewriter.Handle(pieces, lsn);

@@ -31,11 +31,7 @@ ScratchCluster::ScratchCluster(const repo::Repository& repository,
   const fs::path data_dir = dir_.path() / "data";
   guard_.emplace(data_dir, options.os_user);
   // The server writes its log beside the data directory, as the OS user.
-  if (core::IsRoot() && !options.os_user.empty()) {
-    if (std::optional<core::UserIds> user = core::LookupUser(options.os_user)) {
-      core::ChownRecursive(dir_.path(), user->uid, user->gid);
-    }
-  }
+  core::GiveToOsUser(dir_.path(), options.os_user);
   restore::PitrOptions p;
   p.restore.target_dir = data_dir;
   p.restore.label = options.label;

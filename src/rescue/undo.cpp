@@ -154,13 +154,6 @@ std::vector<std::pair<std::string, std::string>> SideClusterSettings() {
           {"autovacuum", "off"}};
 }
 
-void GiveToOsUser(const std::filesystem::path& dir, const std::string& os_user) {
-  if (!core::IsRoot() || os_user.empty()) return;
-  if (std::optional<core::UserIds> user = core::LookupUser(os_user)) {
-    core::ChownRecursive(dir, user->uid, user->gid);
-  }
-}
-
 // Sums the "<records> <bytes>" lines the filtering processes appended (see UndoRequest).
 void AddSkippedWal(const std::filesystem::path& stats, UndoResult& result) {
   std::error_code ec;
@@ -231,7 +224,7 @@ UndoResult Undo(const repo::Repository& repository,
       };
       if (request.filtered_restore_command) {
         filter_dir.emplace("dbmedic-undo-filter", request.side.parent_dir);
-        GiveToOsUser(filter_dir->path(), request.side.os_user);  // restore_command's user
+        core::GiveToOsUser(filter_dir->path(), request.side.os_user);  // restore_command's user
         side_options.restore_command =
             request.filtered_restore_command(*files, filter_dir->path());
         skipped = SparseRelfilenodes(*files);
