@@ -451,7 +451,7 @@ void Setup(CLI::App& root, Context& ctx) {
   list->callback([&ctx] { RunList(ctx); });
 }
 
-const CommandRegistration kReg{Setup};
+const CommandRegistration kReg{Setup, "wal"};
 
 }  // namespace
 }  // namespace dbmedic::cli

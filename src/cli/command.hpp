@@ -78,9 +78,16 @@ class RepositoryScope {
 using SetupFn = void (*)(CLI::App& root, Context& ctx);
 
 // Create one at namespace scope in each command file: `const CommandRegistration kReg{Setup};`
+// A file whose Setup adds one top-level command and nothing else may name it (`{Setup, "wal"}`):
+// when argv invokes that command, only its Setup runs. PostgreSQL starts `wal push` / `wal get`
+// once per WAL file, and building every command's options costs each of them ~2 ms.
 struct CommandRegistration {
-  explicit CommandRegistration(SetupFn fn);
+  explicit CommandRegistration(SetupFn fn, std::string_view command = {});
 };
+
+// The setups main() runs for this argv: the named registration of the command argv invokes,
+// else all of them (help, unnamed commands, global options it cannot skip).
+std::vector<SetupFn> SetupsFor(int argc, const char* const* argv);
 
 // Adds the flag of config key `key` (from the option table) to `cmd`; a value given on the
 // command line lands in ctx.overrides[key]. Secret keys are refused here by design.

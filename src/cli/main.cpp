@@ -12,10 +12,6 @@
 #include "core/error.hpp"
 #include "core/log.hpp"
 
-namespace dbmedic::cli {
-std::vector<SetupFn>& Registry();
-}
-
 namespace {
 
 using dbmedic::cli::Context;
@@ -73,7 +69,7 @@ int main(int argc, char** argv) {
                                 : (env && *env)          ? env
                                                          : "info");
   });
-  for (auto setup : dbmedic::cli::Registry()) setup(app, ctx);
+  for (auto setup : dbmedic::cli::SetupsFor(argc, argv)) setup(app, ctx);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
