@@ -218,7 +218,7 @@ void IncidentJoiner::Decide(const XactEnd& end, const TxnState& state) {
     r.relkind = "database";
     r.oid = db;
     r.file.db = db;
-    auto name = catalog_ ? catalog_->DatabaseName(db) : std::nullopt;
+    auto name = DatabaseName(db);
     r.name = name ? *name : fmt::format("database {} (not in the catalog)", db);
     r.rows_known = false;
     r.basis = "DROP DATABASE record";
@@ -230,9 +230,7 @@ void IncidentJoiner::Decide(const XactEnd& end, const TxnState& state) {
   if (incident.database == 0 && !incident.relations.empty()) {
     incident.database = incident.relations.front().file.db;
   }
-  if (catalog_) {
-    if (auto name = catalog_->DatabaseName(incident.database)) incident.database_name = *name;
-  }
+  if (auto name = DatabaseName(incident.database)) incident.database_name = *name;
   incident.actor_note =
       "not recorded in the WAL: PostgreSQL writes no role, client or statement into it. "
       "Search the server log near the commit time (log_statement = 'ddl' or 'mod', "
@@ -245,12 +243,38 @@ void IncidentJoiner::Finish() {
   for (Incident& incident : report_.incidents) {
     incident.later_commits = report_.commits - incident.later_commits;
   }
+  report_.catalog_used = catalog_ != nullptr && !catalog_->empty();
 }
 
-AffectedRelation IncidentJoiner::Describe(const RelFileNode& file, Lsn lsn) const {
+bool IncidentJoiner::CompleteCatalog() {
+  if (catalog_completed_ || catalog_ == nullptr || !options_.complete_catalog) return false;
+  catalog_completed_ = true;
+  const std::size_t before = catalog_->snapshots().size();
+  options_.complete_catalog();
+  return catalog_->snapshots().size() != before;
+}
+
+std::optional<std::string> IncidentJoiner::DatabaseName(Oid db) {
+  if (catalog_ == nullptr) return std::nullopt;
+  auto name = catalog_->DatabaseName(db);
+  if (!name && CompleteCatalog()) name = catalog_->DatabaseName(db);
+  return name;
+}
+
+pg::RelationFate IncidentJoiner::FateAfter(Oid db, Oid oid, Lsn lsn,
+                                           const pg::CatalogRelation** now) {
+  pg::RelationFate fate = catalog_->FateAfter(db, oid, lsn, now);
+  if (fate == pg::RelationFate::kUnknown && CompleteCatalog()) {
+    fate = catalog_->FateAfter(db, oid, lsn, now);
+  }
+  return fate;
+}
+
+AffectedRelation IncidentJoiner::Describe(const RelFileNode& file, Lsn lsn) {
   AffectedRelation r;
   r.file = file;
   const pg::CatalogRelation* rel = catalog_ ? catalog_->Find(file, lsn) : nullptr;
+  if (rel == nullptr && CompleteCatalog()) rel = catalog_->Find(file, lsn);
   if (rel == nullptr) {
     r.name = fmt::format("relation {} (not in the catalog)", file.ToString());
     r.relkind = "unknown";
@@ -264,7 +288,7 @@ AffectedRelation IncidentJoiner::Describe(const RelFileNode& file, Lsn lsn) cons
 }
 
 void IncidentJoiner::AddDroppedFiles(const XactEnd& end, const TxnState& state,
-                                     Incident& incident) const {
+                                     Incident& incident) {
   std::vector<AffectedRelation> found;
   std::unordered_set<Oid> oids;
   for (const RelFileNode& file : end.dropped_files) {
@@ -272,7 +296,7 @@ void IncidentJoiner::AddDroppedFiles(const XactEnd& end, const TxnState& state,
     AffectedRelation r = Describe(file, end.lsn);
     pg::RelationFate fate = pg::RelationFate::kUnknown;
     const pg::CatalogRelation* now = nullptr;
-    if (r.oid && catalog_) fate = catalog_->FateAfter(file.db, *r.oid, end.lsn, &now);
+    if (r.oid) fate = FateAfter(file.db, *r.oid, end.lsn, &now);
     if (fate == pg::RelationFate::kRewritten) {
       RelFileNode new_file{now->tablespace, file.db, now->relfilenode};
       const bool filled = std::find(state.written.begin(), state.written.end(), new_file) !=
@@ -310,9 +334,18 @@ void IncidentJoiner::AddDroppedFiles(const XactEnd& end, const TxnState& state,
   }
 }
 
-void IncidentJoiner::AddRowChanges(const TxnState& state, Lsn lsn, Incident& incident) const {
+bool IncidentJoiner::MayBeMassChange(std::uint64_t rows) const {
+  // The percent rule needs a table of >= kMinRowsForPercent rows, so it never takes fewer than
+  // min_percent% of that many.
+  return rows > 0 && (rows >= options_.min_rows ||
+                      static_cast<double>(rows) * 100.0 >=
+                          std::max(options_.min_percent, 0) * kMinRowsForPercent);
+}
+
+void IncidentJoiner::AddRowChanges(const TxnState& state, Lsn lsn, Incident& incident) {
   for (const auto& [file, counts] : state.rows) {
     if (state.Created(file)) continue;  // rows of a table made in this transaction
+    if (!MayBeMassChange(counts.deletes) && !MayBeMassChange(counts.updates)) continue;
     AffectedRelation base = Describe(file, lsn);
     bool system = base.oid ? *base.oid < kFirstNormalObjectId : file.rel < kFirstNormalObjectId;
     if (system || base.relkind == "TOAST") continue;

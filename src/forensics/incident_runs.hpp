@@ -95,6 +95,7 @@ class RunScanner {
 
 class IncidentJoiner {
  public:
+  // `catalog` may be null or empty (relations unnamed); options.complete_catalog may add to it.
   IncidentJoiner(const pg::RelationCatalog* catalog, const IncidentOptions& options,
                  IncidentReport& report)
       : catalog_(catalog), options_(options), report_(report) {}
@@ -103,21 +104,31 @@ class IncidentJoiner {
   // Transactions a run left open: later runs continue them.
   void Carry(OpenTransactions&& open);
 
-  // Ends the scan: later_commits of each incident become the commits after it.
+  // Ends the scan: later_commits of each incident become the commits after it, and
+  // report.catalog_used says whether the catalog held a snapshot.
   void Finish();
 
  private:
   TxnState Continue(pg::TransactionId xid, TxnState&& local);
   void Decide(const XactEnd& end, const TxnState& state);
-  void AddDroppedFiles(const XactEnd& end, const TxnState& state, Incident& incident) const;
-  void AddRowChanges(const TxnState& state, pg::Lsn lsn, Incident& incident) const;
-  AffectedRelation Describe(const pg::RelFileNode& file, pg::Lsn lsn) const;
+  void AddDroppedFiles(const XactEnd& end, const TxnState& state, Incident& incident);
+  void AddRowChanges(const TxnState& state, pg::Lsn lsn, Incident& incident);
+  // Whether `rows` changed rows could pass --min-rows or --min-percent for some table: when not,
+  // the relation is not looked up at all (most commits of an ordinary workload).
+  bool MayBeMassChange(std::uint64_t rows) const;
+  AffectedRelation Describe(const pg::RelFileNode& file, pg::Lsn lsn);
+  pg::RelationFate FateAfter(pg::Oid db, pg::Oid oid, pg::Lsn lsn, const pg::CatalogRelation** now);
+  std::optional<std::string> DatabaseName(pg::Oid db);
+  // Runs options_.complete_catalog the first time a lookup misses; true when the lookup should be
+  // tried again.
+  bool CompleteCatalog();
   bool Keep(Incident& incident) const;
 
   const pg::RelationCatalog* catalog_;
   const IncidentOptions& options_;
   IncidentReport& report_;
   OpenTransactions carried_;
+  bool catalog_completed_ = false;
 };
 
 }  // namespace dbmedic::forensics
