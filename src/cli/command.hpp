@@ -25,6 +25,10 @@ class Context {
   std::string log_level = "info";                         // --log-level
   std::map<std::string, std::string> overrides;           // config key -> value from flags
   int exit_code = 0;                                      // set by a command that fails softly
+  // Set by the commands PostgreSQL runs once per WAL file (wal push / wal get), whose every
+  // millisecond it waits for: main() then ends the process without destroying the command tree
+  // and static objects (a few ms of frees and library clean-up that change nothing on disk).
+  bool skip_teardown = false;
 
   // Loads the configuration once (option > env > file > default) and returns it: the one of the
   // repository chosen with --repo N, else the whole file (repository 1 in [repository]); inside

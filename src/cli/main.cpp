@@ -2,6 +2,7 @@
 // become messages and exit codes.
 #include <signal.h>
 
+#include <cstdio>
 #include <cstdlib>
 #include <iostream>
 
@@ -91,6 +92,10 @@ int main(int argc, char** argv) {
                                       fmt::format("internal error: {}", e.what()),
                                       "this is a bug in dbmedic; please report it"),
                        ctx);
+  }
+  if (ctx.skip_teardown) {
+    std::fflush(nullptr);  // stdout (--output json); spdlog's stderr sink flushes per message
+    std::_Exit(ctx.exit_code);
   }
   return ctx.exit_code;
 }
