@@ -62,16 +62,6 @@ void TxnState::MarkWritten(const RelFileNode& rel, bool table_data) {
   wrote_table_data = wrote_table_data || table_data;
 }
 
-void TxnState::Touch(const RelFileNode& rel, bool table_data) {
-  for (auto& [file, data] : touched) {
-    if (file == rel) {
-      data = data || table_data;
-      return;
-    }
-  }
-  touched.emplace_back(rel, table_data);
-}
-
 void TxnState::Merge(TxnState&& other) {
   first_lsn = std::min(first_lsn, other.first_lsn);
   for (const RelRows& r : other.rows) {
@@ -137,7 +127,7 @@ void RunScanner::OnRecord(const pg::WalRecord& record) {
   // Data written into a file created by the same transaction means a rewrite (VACUUM FULL,
   // CLUSTER, ALTER TABLE), not a TRUNCATE.
   if (record.xid != 0 && !record.blocks.empty()) {
-    if (track_touched_) Touch(record);
+    if (writes_ != nullptr) Touch(record);
     auto it = open_.find(record.xid);
     if (it == open_.end() || it->second.created.empty()) return;
     TxnState& state = it->second;
@@ -149,10 +139,12 @@ void RunScanner::OnRecord(const pg::WalRecord& record) {
 }
 
 void RunScanner::Touch(const pg::WalRecord& record) {
-  // Not State(): first_lsn is the first record that gave the transaction state with one reader.
-  TxnState& state = open_[record.xid];
   const bool heap = IsHeap(record);
-  for (const auto& block : record.blocks) state.Touch(block.rnode, heap || block.block > 0);
+  for (const auto& block : record.blocks) {
+    BlockWrite write{record.xid, block.rnode, heap || block.block > 0};
+    // Consecutive records of a transaction often hit the same file: keep the list short.
+    if (writes_->empty() || !(writes_->back() == write)) writes_->push_back(write);
+  }
 }
 
 TxnState IncidentJoiner::Continue(TransactionId xid, TxnState&& local) {
@@ -161,14 +153,19 @@ TxnState IncidentJoiner::Continue(TransactionId xid, TxnState&& local) {
     state = std::move(it->second);
     carried_.erase(it);
   }
-  // Writes of this run into files created in earlier runs; files created in this run were
-  // resolved by the run itself, in record order.
-  for (const auto& [rel, table_data] : local.touched) {
-    if (state.Created(rel)) state.MarkWritten(rel, table_data);
-  }
-  local.touched.clear();
   state.Merge(std::move(local));
   return state;
+}
+
+void IncidentJoiner::ApplyWrites(const BlockWrites& writes) {
+  // Writes of this run into files created in earlier runs; files created in this run were
+  // resolved by the run itself, in record order.
+  for (auto& [xid, state] : carried_) {
+    if (state.created.empty()) continue;
+    for (const BlockWrite& write : writes) {
+      if (write.xid == xid && state.Created(write.rel)) state.MarkWritten(write.rel, write.table_data);
+    }
+  }
 }
 
 void IncidentJoiner::Carry(OpenTransactions&& open) {

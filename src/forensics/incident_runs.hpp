@@ -16,6 +16,7 @@
 
 #include "forensics/incident.hpp"
 #include "forensics/incident_scanner.hpp"
+#include "forensics/run_buffers.hpp"
 #include "pg/relation_catalog.hpp"
 #include "pg/wal_record.hpp"
 
@@ -44,15 +45,10 @@ struct TxnState {
   std::vector<pg::RelFileNode> written;
   bool wrote_table_data = false;
   std::vector<pg::Oid> dropped_databases;
-  // Runs after the first only: every file the transaction wrote blocks into in this run (and
-  // whether as table data). An earlier run may have seen the transaction create one of them
-  // (TRUNCATE then reload: a rewrite, not a TRUNCATE); the join resolves them.
-  std::vector<std::pair<pg::RelFileNode, bool>> touched;
 
   RowCounts& Rows(const pg::RelFileNode& rel);
   bool Created(const pg::RelFileNode& rel) const;
   void MarkWritten(const pg::RelFileNode& rel, bool table_data);
-  void Touch(const pg::RelFileNode& rel, bool table_data);
   // Folds `other` (a later stretch of the same transaction, or a subtransaction) into this one.
   void Merge(TxnState&& other);
 };
@@ -72,11 +68,25 @@ struct XactEnd {
 
 using OpenTransactions = std::unordered_map<pg::TransactionId, TxnState>;
 
+// Runs after the first only: a block a transaction wrote in the run (and whether as table data).
+// An earlier run may have seen the transaction create that file (TRUNCATE then reload: a
+// rewrite, not a TRUNCATE); the join resolves them. One list per run rather than per
+// transaction: it is consulted only for the rare transaction that created files in an earlier
+// run, so it need not be sorted by transaction, only cheap to append to.
+struct BlockWrite {
+  pg::TransactionId xid = 0;
+  pg::RelFileNode rel;
+  bool table_data = false;
+  bool operator==(const BlockWrite&) const = default;
+};
+using BlockWrites = HugeVector<BlockWrite>;
+using XactEnds = HugeVector<XactEnd>;
+
 class RunScanner {
  public:
-  // `track_touched`: for a run that does not start where the scan starts (TxnState::touched).
-  RunScanner(std::function<void(XactEnd&&)> sink, bool track_touched)
-      : sink_(std::move(sink)), track_touched_(track_touched) {}
+  // `writes`: for a run that does not start where the scan starts (BlockWrite), else null.
+  RunScanner(std::function<void(XactEnd&&)> sink, BlockWrites* writes)
+      : sink_(std::move(sink)), writes_(writes) {}
 
   // Throws Error(kCorrupt) when a record's payload cannot be decoded.
   void OnRecord(const pg::WalRecord& record);
@@ -89,7 +99,7 @@ class RunScanner {
   void Touch(const pg::WalRecord& record);
 
   std::function<void(XactEnd&&)> sink_;
-  bool track_touched_;
+  BlockWrites* writes_;
   OpenTransactions open_;
 };
 
@@ -100,6 +110,9 @@ class IncidentJoiner {
                  IncidentReport& report)
       : catalog_(catalog), options_(options), report_(report) {}
 
+  // Before a run's ends: the blocks the run wrote, for transactions earlier runs left open
+  // after creating files.
+  void ApplyWrites(const BlockWrites& writes);
   void OnXactEnd(XactEnd&& end);
   // Transactions a run left open: later runs continue them.
   void Carry(OpenTransactions&& open);

@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <ctime>
-#include <mutex>
 #include <optional>
 #include <unordered_set>
 
@@ -10,6 +9,7 @@
 
 #include "core/error.hpp"
 #include "forensics/incident_runs.hpp"
+#include "forensics/run_buffers.hpp"
 #include "forensics/wal_runs.hpp"
 #include "pg/wal_format.hpp"
 
@@ -72,31 +72,9 @@ void AddOutcome(IncidentReport& report, const ScanOutcome& run) {
 // transactions it left open.
 struct RunResult {
   ScanOutcome outcome;
-  std::vector<XactEnd> ends;
+  XactEnds ends;
+  BlockWrites writes;
   OpenTransactions open;
-};
-
-// The commit lists of merged runs, handed to the runs read next: a run's list grows to thousands
-// of commits, and reusing one whose memory is already faulted in costs nothing, while growing a
-// fresh one costs a page fault per 4 kB (the larger part of a parallel scan's page faults).
-class EndBuffers {
- public:
-  std::vector<XactEnd> Take() {
-    std::lock_guard lock(mutex_);
-    if (buffers_.empty()) return {};
-    std::vector<XactEnd> ends = std::move(buffers_.back());
-    buffers_.pop_back();
-    return ends;
-  }
-  void Give(std::vector<XactEnd>&& ends) {
-    ends.clear();  // keeps the capacity
-    std::lock_guard lock(mutex_);
-    buffers_.push_back(std::move(ends));
-  }
-
- private:
-  std::mutex mutex_;
-  std::vector<std::vector<XactEnd>> buffers_;  // guarded by mutex_
 };
 
 }  // namespace
@@ -105,7 +83,7 @@ IncidentReport FindIncidents(pg::WalReader& reader, const pg::RelationCatalog* c
                              const IncidentOptions& options) {
   IncidentReport report;
   IncidentJoiner joiner(catalog, options, report);
-  RunScanner scanner([&](XactEnd&& end) { joiner.OnXactEnd(std::move(end)); }, false);
+  RunScanner scanner([&](XactEnd&& end) { joiner.OnXactEnd(std::move(end)); }, nullptr);
   AddOutcome(report, ReadRecords(reader, scanner));
   report.segments = reader.segments_read();
   joiner.Finish();
@@ -120,25 +98,31 @@ IncidentReport FindIncidentsInParallel(const WalSourceFactory& make_source,
   IncidentJoiner joiner(catalog, options, report);
   WalRunScan scan(make_source, reader_options, jobs);
   std::vector<std::optional<RunResult>> results(scan.runs());
-  EndBuffers spare;
+  // Sized for a run of 8 segments of small transactions; they grow when a run needs more.
+  SpareVectors<XactEnd> spare_ends(std::size_t{1} << 14);
+  SpareVectors<BlockWrite> spare_writes(std::size_t{1} << 16);
   pg::Lsn end_lsn;
   scan.Run(
       [&](std::size_t k, pg::WalReader& reader) {
         RunResult run;
-        run.ends = spare.Take();
-        RunScanner scanner([&](XactEnd&& end) { run.ends.push_back(std::move(end)); }, k > 0);
+        run.ends = spare_ends.Take();
+        if (k > 0) run.writes = spare_writes.Take();
+        RunScanner scanner([&](XactEnd&& end) { run.ends.push_back(std::move(end)); },
+                           k > 0 ? &run.writes : nullptr);
         run.outcome = ReadRecords(reader, scanner);
         run.open = scanner.TakeOpen();
         results[k] = std::move(run);
       },
       [&](std::size_t k) {
         RunResult& run = *results[k];
+        joiner.ApplyWrites(run.writes);
         for (XactEnd& end : run.ends) joiner.OnXactEnd(std::move(end));
         joiner.Carry(std::move(run.open));
         AddOutcome(report, run.outcome);
         if (run.outcome.records > 0) end_lsn = run.outcome.end_lsn;
         const bool more = run.outcome.stop.reason == pg::WalStopReason::kEndLsn;
-        spare.Give(std::move(run.ends));
+        spare_ends.Give(std::move(run.ends));
+        if (k > 0) spare_writes.Give(std::move(run.writes));
         results[k].reset();
         return more;
       });
