@@ -1,6 +1,7 @@
 #include "forensics/incident_runs.hpp"
 
 #include <algorithm>
+#include <utility>
 
 #include <fmt/format.h>
 
@@ -45,13 +46,32 @@ bool MatchesTable(const std::string& wanted, const AffectedRelation& r) {
 
 }  // namespace
 
-RowCounts& TxnState::Rows(const RelFileNode& rel) {
+RelRowsList& RelRowsList::operator=(RelRowsList&& other) noexcept {
+  inline_ = other.inline_;
+  size_ = std::exchange(other.size_, 0);
+  heap_ = std::move(other.heap_);
+  other.heap_.clear();
+  return *this;
+}
+
+RowCounts& RelRowsList::For(const RelFileNode& rel) {
+  RelRows* first = heap_.empty() ? inline_.data() : heap_.data();
   // From the back: a transaction usually keeps hitting the relation it touched last.
-  for (auto it = rows.rbegin(); it != rows.rend(); ++it) {
+  for (RelRows* it = first + size_; it != first;) {
+    --it;
     if (it->rel == rel) return it->counts;
   }
-  return rows.emplace_back(RelRows{rel, {}}).counts;
+  if (heap_.empty() && size_ < kInline) {
+    inline_[size_] = RelRows{rel, {}};
+    return inline_[size_++].counts;
+  }
+  if (heap_.empty()) heap_.assign(inline_.begin(), inline_.end());
+  heap_.push_back(RelRows{rel, {}});
+  size_ = heap_.size();
+  return heap_.back().counts;
 }
+
+RowCounts& TxnState::Rows(const RelFileNode& rel) { return rows.For(rel); }
 
 bool TxnState::Created(const RelFileNode& rel) const {
   return std::find(created.begin(), created.end(), rel) != created.end();
@@ -113,14 +133,16 @@ void RunScanner::OnRecord(const pg::WalRecord& record) {
     end.lsn = record.lsn;
     end.subxacts = std::move(xact->subxacts);
     end.dropped_files = std::move(xact->dropped_files);
-    auto take = [&](TransactionId xid) {
-      auto it = open_.find(xid);
-      if (it == open_.end()) return;
-      if (commit) end.states.emplace_back(xid, std::move(it->second));
+    if (auto it = open_.find(end.xid); it != open_.end()) {
+      if (commit) end.state = std::move(it->second);
       open_.erase(it);
-    };
-    take(end.xid);
-    for (TransactionId sub : end.subxacts) take(sub);
+    }
+    for (TransactionId sub : end.subxacts) {
+      auto it = open_.find(sub);
+      if (it == open_.end()) continue;
+      if (commit) end.sub_states.emplace_back(sub, std::move(it->second));
+      open_.erase(it);
+    }
     sink_(std::move(end));
     return;
   }
@@ -185,16 +207,15 @@ void IncidentJoiner::OnXactEnd(XactEnd&& end) {
   report_.last_commit_time = end.time;
   TxnState state;
   state.first_lsn = end.lsn;
+  state.Merge(Continue(end.xid, end.state ? std::move(*end.state) : TxnState{}));
   std::size_t next_local = 0;
-  auto take = [&](TransactionId xid) {
+  for (TransactionId sub : end.subxacts) {
     TxnState local;
-    if (next_local < end.states.size() && end.states[next_local].first == xid) {
-      local = std::move(end.states[next_local++].second);
+    if (next_local < end.sub_states.size() && end.sub_states[next_local].first == sub) {
+      local = std::move(end.sub_states[next_local++].second);
     }
-    state.Merge(Continue(xid, std::move(local)));
-  };
-  take(end.xid);
-  for (TransactionId sub : end.subxacts) take(sub);
+    state.Merge(Continue(sub, std::move(local)));
+  }
   Decide(end, state);
 }
 

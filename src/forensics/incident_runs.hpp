@@ -6,6 +6,8 @@
 // the same whatever the number of readers.
 #pragma once
 
+#include <array>
+#include <cstddef>
 #include <cstdint>
 #include <functional>
 #include <optional>
@@ -32,13 +34,37 @@ struct RelRows {
   RowCounts counts;
 };
 
-// What one transaction (or subtransaction) did, as far as incidents are concerned. Vectors, not
+// Row counts per relation file of one transaction, in the order it first touched them. A
+// transaction usually touches a handful of relations, so the first kInline live inside the list:
+// a parallel run hands on thousands of these, and one heap block each was most of its page
+// faults. A list that outgrows them moves to the heap whole.
+class RelRowsList {
+ public:
+  RelRowsList() = default;
+  RelRowsList(const RelRowsList&) = default;
+  RelRowsList& operator=(const RelRowsList&) = default;
+  RelRowsList(RelRowsList&& other) noexcept { *this = std::move(other); }
+  RelRowsList& operator=(RelRowsList&& other) noexcept;
+
+  // The counts of `rel`, added (zero) when absent.
+  RowCounts& For(const pg::RelFileNode& rel);
+  const RelRows* begin() const { return heap_.empty() ? inline_.data() : heap_.data(); }
+  const RelRows* end() const { return begin() + size_; }
+
+ private:
+  static constexpr std::size_t kInline = 4;
+  std::array<RelRows, kInline> inline_{};
+  std::size_t size_ = 0;
+  std::vector<RelRows> heap_;  // every entry, once there are more than kInline
+};
+
+// What one transaction (or subtransaction) did, as far as incidents are concerned. Lists, not
 // hash maps: a transaction touches few relations, and a run keeps one of these per commit it
 // has to hand on, so their size is what bounds a parallel scan's memory.
 struct TxnState {
   static constexpr pg::Lsn kNoLsn{UINT64_MAX};
   pg::Lsn first_lsn = kNoLsn;    // first record that gave the transaction state
-  std::vector<RelRows> rows;     // in the order the transaction first touched them
+  RelRowsList rows;
   std::vector<pg::RelFileNode> created;  // smgr CREATE in this transaction
   // Created files that received data in this transaction, and whether that looked like table
   // data (a heap record, or any block past 0: an empty index only writes its metapage).
@@ -53,8 +79,9 @@ struct TxnState {
   void Merge(TxnState&& other);
 };
 
-// A commit or abort seen by a run, with the run's state of the transaction and each of its
-// subtransactions (in that order; absent ones left out).
+// A commit or abort seen by a run, with the run's state of the transaction and of each of its
+// subtransactions (in that order; absent ones left out). The top-level state is held inline: most
+// commits have no subtransaction, and then hand on no heap block at all.
 struct XactEnd {
   bool commit = true;
   pg::TransactionId xid = 0;
@@ -63,7 +90,8 @@ struct XactEnd {
   pg::Lsn lsn;
   std::vector<pg::TransactionId> subxacts;
   std::vector<pg::RelFileNode> dropped_files;
-  std::vector<std::pair<pg::TransactionId, TxnState>> states;
+  std::optional<TxnState> state;  // of `xid`
+  std::vector<std::pair<pg::TransactionId, TxnState>> sub_states;
 };
 
 using OpenTransactions = std::unordered_map<pg::TransactionId, TxnState>;
