@@ -433,10 +433,12 @@ TEST_F(ForensicsTest, WithNoServerSocketTheLiveSnapshotIsSkippedWithoutConnectin
   // No catalog: the incidents' relations are unnamed, so the scan asks for the live snapshot,
   // and finds no socket where the connection would go.
   core::TempDir sockets("no-server");
+  core::RunOptions options;
+  options.env = {{"DBMEDIC_CLUSTER_HOST", sockets.path().string()},
+                 {"DBMEDIC_CLUSTER_PORT", "5999"}};
   auto result = testing::RunDbmedic({"--log-level", "debug", "incidents", "--wal-dir",
-                                     wal_dir_->path().string(), "--pg-host",
-                                     sockets.path().string(), "--pg-port", "5999", "--output",
-                                     "json"});
+                                     wal_dir_->path().string(), "--output", "json"},
+                                    options);
   ASSERT_EQ(result.exit_code, 0) << result.err;
   auto j = nlohmann::json::parse(result.out);
   EXPECT_FALSE(j["incidents"].empty());
