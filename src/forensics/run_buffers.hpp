@@ -1,7 +1,7 @@
 // Storage for what a parallel incident scan's runs hand to the joiner (internal to forensics).
 // A run of 8 segments yields thousands of commits; growing fresh vectors for them cost most of
-// the parallel scan's page faults (a fresh 4 kB page costs 12-15 us on our VMs, common6 notes in
-// bench/RESULTS.md). So the large lists live in huge pages (core/huge_buffer.hpp explains why)
+// the parallel scan's page faults (a fresh 4 kB page costs 12-15 us on our VMs; bench/RESULTS.md,
+// WAL scan run 6). So the large lists live in huge pages (core/huge_buffer.hpp explains why)
 // and a merged run's lists are handed to the next run with their memory already faulted in.
 #pragma once
 
