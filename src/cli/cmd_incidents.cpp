@@ -59,7 +59,7 @@ void PrintIncidents(const forensics::IncidentReport& report) {
     fmt::print("Restore to just before one: dbmedic restore --target-dir DIR "
                "--before-incident XID (or: --before-incident latest --table NAME).\n");
   }
-  if (!report.catalog_used) {
+  if (!report.catalog_used && !report.incidents.empty()) {
     fmt::print("Relations are unnamed: no catalog snapshot in the repository yet (every backup "
                "takes one; or 'dbmedic catalog capture'), and the cluster could not be read.\n");
   }

@@ -24,11 +24,22 @@ bool HasValue(const core::Config& config, std::string_view key) {
 }
 
 // Adds the running cluster's catalog, so that a DROP newer than the last stored snapshot is
-// confirmed ("gone in a later snapshot") rather than inferred. Best effort: the cluster may be
-// the one that is broken.
+// confirmed ("gone in a later snapshot") rather than inferred, and relations no stored snapshot
+// knows get a name. Best effort: the cluster may be the one that is broken. Called by the scan
+// only when a decision needs it (IncidentOptions::complete_catalog), so a scan the stored
+// catalog answers costs no connection, and libpq is not even loaded when no server socket exists.
 void AddLiveSnapshot(const core::Config& config, pg::RelationCatalog& catalog, IncidentScan& scan) {
   if (!config.Bool("forensics.live_snapshot")) {
     scan.live_snapshot_note = "turned off (forensics.live_snapshot)";
+    return;
+  }
+  const auto socket = pg::LocalSocketFile(config.Optional("cluster.host").value_or(""),
+                                          static_cast<int>(config.Int("cluster.port")));
+  std::error_code ec;
+  if (socket && !std::filesystem::exists(*socket, ec)) {
+    scan.live_snapshot_note =
+        fmt::format("the cluster could not be read: no server socket at {}", *socket);
+    spdlog::debug("no live catalog snapshot: no server socket at {}", *socket);
     return;
   }
   try {
@@ -50,7 +61,7 @@ void AddLiveSnapshot(const core::Config& config, pg::RelationCatalog& catalog, I
 
 }  // namespace
 
-IncidentScan ScanForIncidents(Context& ctx, const forensics::IncidentOptions& options,
+IncidentScan ScanForIncidents(Context& ctx, const forensics::IncidentOptions& scan_options,
                               std::optional<pg::TimelineId> timeline) {
   const core::Config& config = ctx.config();
   IncidentScan scan;
@@ -65,8 +76,8 @@ IncidentScan ScanForIncidents(Context& ctx, const forensics::IncidentOptions& op
   } else if (repository) {
     catalog = forensics::LoadRepositoryCatalog(*repository);
   }
-  AddLiveSnapshot(config, catalog, scan);
-  scan.catalog_snapshots = catalog.snapshots().size();
+  forensics::IncidentOptions options = scan_options;
+  options.complete_catalog = [&config, &catalog, &scan] { AddLiveSnapshot(config, catalog, scan); };
 
   pg::WalReaderOptions reader_options;
   if (repository) {
@@ -82,17 +93,20 @@ IncidentScan ScanForIncidents(Context& ctx, const forensics::IncidentOptions& op
     }
     return std::make_unique<wal::ArchiveWalSource>(*archive, timeline);
   };
-  const pg::RelationCatalog* named = catalog.empty() ? nullptr : &catalog;
   const int jobs = repo::EffectiveJobs(static_cast<int>(config.Int("forensics.jobs")));
   if (jobs == 1) {
     std::unique_ptr<pg::WalSource> source = make_source();
     scan.source = source->Describe();
     pg::WalReader reader(*source, reader_options);
-    scan.report = forensics::FindIncidents(reader, named, options);
+    scan.report = forensics::FindIncidents(reader, &catalog, options);
   } else {
     scan.source = make_source()->Describe();
     scan.report =
-        forensics::FindIncidentsInParallel(make_source, reader_options, named, options, jobs);
+        forensics::FindIncidentsInParallel(make_source, reader_options, &catalog, options, jobs);
+  }
+  scan.catalog_snapshots = catalog.snapshots().size();
+  if (!scan.live_snapshot && scan.live_snapshot_note.empty()) {
+    scan.live_snapshot_note = "not needed: the stored catalog answered every question";
   }
   return scan;
 }

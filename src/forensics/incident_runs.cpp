@@ -1,6 +1,7 @@
 #include "forensics/incident_runs.hpp"
 
 #include <algorithm>
+#include <utility>
 
 #include <fmt/format.h>
 
@@ -45,13 +46,32 @@ bool MatchesTable(const std::string& wanted, const AffectedRelation& r) {
 
 }  // namespace
 
-RowCounts& TxnState::Rows(const RelFileNode& rel) {
+RelRowsList& RelRowsList::operator=(RelRowsList&& other) noexcept {
+  inline_ = other.inline_;
+  size_ = std::exchange(other.size_, 0);
+  heap_ = std::move(other.heap_);
+  other.heap_.clear();
+  return *this;
+}
+
+RowCounts& RelRowsList::For(const RelFileNode& rel) {
+  RelRows* first = heap_.empty() ? inline_.data() : heap_.data();
   // From the back: a transaction usually keeps hitting the relation it touched last.
-  for (auto it = rows.rbegin(); it != rows.rend(); ++it) {
+  for (RelRows* it = first + size_; it != first;) {
+    --it;
     if (it->rel == rel) return it->counts;
   }
-  return rows.emplace_back(RelRows{rel, {}}).counts;
+  if (heap_.empty() && size_ < kInline) {
+    inline_[size_] = RelRows{rel, {}};
+    return inline_[size_++].counts;
+  }
+  if (heap_.empty()) heap_.assign(inline_.begin(), inline_.end());
+  heap_.push_back(RelRows{rel, {}});
+  size_ = heap_.size();
+  return heap_.back().counts;
 }
+
+RowCounts& TxnState::Rows(const RelFileNode& rel) { return rows.For(rel); }
 
 bool TxnState::Created(const RelFileNode& rel) const {
   return std::find(created.begin(), created.end(), rel) != created.end();
@@ -60,16 +80,6 @@ bool TxnState::Created(const RelFileNode& rel) const {
 void TxnState::MarkWritten(const RelFileNode& rel, bool table_data) {
   if (std::find(written.begin(), written.end(), rel) == written.end()) written.push_back(rel);
   wrote_table_data = wrote_table_data || table_data;
-}
-
-void TxnState::Touch(const RelFileNode& rel, bool table_data) {
-  for (auto& [file, data] : touched) {
-    if (file == rel) {
-      data = data || table_data;
-      return;
-    }
-  }
-  touched.emplace_back(rel, table_data);
 }
 
 void TxnState::Merge(TxnState&& other) {
@@ -123,21 +133,23 @@ void RunScanner::OnRecord(const pg::WalRecord& record) {
     end.lsn = record.lsn;
     end.subxacts = std::move(xact->subxacts);
     end.dropped_files = std::move(xact->dropped_files);
-    auto take = [&](TransactionId xid) {
-      auto it = open_.find(xid);
-      if (it == open_.end()) return;
-      if (commit) end.states.emplace_back(xid, std::move(it->second));
+    if (auto it = open_.find(end.xid); it != open_.end()) {
+      if (commit) end.state = std::move(it->second);
       open_.erase(it);
-    };
-    take(end.xid);
-    for (TransactionId sub : end.subxacts) take(sub);
+    }
+    for (TransactionId sub : end.subxacts) {
+      auto it = open_.find(sub);
+      if (it == open_.end()) continue;
+      if (commit) end.sub_states.emplace_back(sub, std::move(it->second));
+      open_.erase(it);
+    }
     sink_(std::move(end));
     return;
   }
   // Data written into a file created by the same transaction means a rewrite (VACUUM FULL,
   // CLUSTER, ALTER TABLE), not a TRUNCATE.
   if (record.xid != 0 && !record.blocks.empty()) {
-    if (track_touched_) Touch(record);
+    if (writes_ != nullptr) Touch(record);
     auto it = open_.find(record.xid);
     if (it == open_.end() || it->second.created.empty()) return;
     TxnState& state = it->second;
@@ -149,10 +161,12 @@ void RunScanner::OnRecord(const pg::WalRecord& record) {
 }
 
 void RunScanner::Touch(const pg::WalRecord& record) {
-  // Not State(): first_lsn is the first record that gave the transaction state with one reader.
-  TxnState& state = open_[record.xid];
   const bool heap = IsHeap(record);
-  for (const auto& block : record.blocks) state.Touch(block.rnode, heap || block.block > 0);
+  for (const auto& block : record.blocks) {
+    BlockWrite write{record.xid, block.rnode, heap || block.block > 0};
+    // Consecutive records of a transaction often hit the same file: keep the list short.
+    if (writes_->empty() || !(writes_->back() == write)) writes_->push_back(write);
+  }
 }
 
 TxnState IncidentJoiner::Continue(TransactionId xid, TxnState&& local) {
@@ -161,14 +175,19 @@ TxnState IncidentJoiner::Continue(TransactionId xid, TxnState&& local) {
     state = std::move(it->second);
     carried_.erase(it);
   }
-  // Writes of this run into files created in earlier runs; files created in this run were
-  // resolved by the run itself, in record order.
-  for (const auto& [rel, table_data] : local.touched) {
-    if (state.Created(rel)) state.MarkWritten(rel, table_data);
-  }
-  local.touched.clear();
   state.Merge(std::move(local));
   return state;
+}
+
+void IncidentJoiner::ApplyWrites(const BlockWrites& writes) {
+  // Writes of this run into files created in earlier runs; files created in this run were
+  // resolved by the run itself, in record order.
+  for (auto& [xid, state] : carried_) {
+    if (state.created.empty()) continue;
+    for (const BlockWrite& write : writes) {
+      if (write.xid == xid && state.Created(write.rel)) state.MarkWritten(write.rel, write.table_data);
+    }
+  }
 }
 
 void IncidentJoiner::Carry(OpenTransactions&& open) {
@@ -188,16 +207,15 @@ void IncidentJoiner::OnXactEnd(XactEnd&& end) {
   report_.last_commit_time = end.time;
   TxnState state;
   state.first_lsn = end.lsn;
+  state.Merge(Continue(end.xid, end.state ? std::move(*end.state) : TxnState{}));
   std::size_t next_local = 0;
-  auto take = [&](TransactionId xid) {
+  for (TransactionId sub : end.subxacts) {
     TxnState local;
-    if (next_local < end.states.size() && end.states[next_local].first == xid) {
-      local = std::move(end.states[next_local++].second);
+    if (next_local < end.sub_states.size() && end.sub_states[next_local].first == sub) {
+      local = std::move(end.sub_states[next_local++].second);
     }
-    state.Merge(Continue(xid, std::move(local)));
-  };
-  take(end.xid);
-  for (TransactionId sub : end.subxacts) take(sub);
+    state.Merge(Continue(sub, std::move(local)));
+  }
   Decide(end, state);
 }
 
@@ -218,7 +236,7 @@ void IncidentJoiner::Decide(const XactEnd& end, const TxnState& state) {
     r.relkind = "database";
     r.oid = db;
     r.file.db = db;
-    auto name = catalog_ ? catalog_->DatabaseName(db) : std::nullopt;
+    auto name = DatabaseName(db);
     r.name = name ? *name : fmt::format("database {} (not in the catalog)", db);
     r.rows_known = false;
     r.basis = "DROP DATABASE record";
@@ -230,9 +248,7 @@ void IncidentJoiner::Decide(const XactEnd& end, const TxnState& state) {
   if (incident.database == 0 && !incident.relations.empty()) {
     incident.database = incident.relations.front().file.db;
   }
-  if (catalog_) {
-    if (auto name = catalog_->DatabaseName(incident.database)) incident.database_name = *name;
-  }
+  if (auto name = DatabaseName(incident.database)) incident.database_name = *name;
   incident.actor_note =
       "not recorded in the WAL: PostgreSQL writes no role, client or statement into it. "
       "Search the server log near the commit time (log_statement = 'ddl' or 'mod', "
@@ -245,12 +261,38 @@ void IncidentJoiner::Finish() {
   for (Incident& incident : report_.incidents) {
     incident.later_commits = report_.commits - incident.later_commits;
   }
+  report_.catalog_used = catalog_ != nullptr && !catalog_->empty();
 }
 
-AffectedRelation IncidentJoiner::Describe(const RelFileNode& file, Lsn lsn) const {
+bool IncidentJoiner::CompleteCatalog() {
+  if (catalog_completed_ || catalog_ == nullptr || !options_.complete_catalog) return false;
+  catalog_completed_ = true;
+  const std::size_t before = catalog_->snapshots().size();
+  options_.complete_catalog();
+  return catalog_->snapshots().size() != before;
+}
+
+std::optional<std::string> IncidentJoiner::DatabaseName(Oid db) {
+  if (catalog_ == nullptr) return std::nullopt;
+  auto name = catalog_->DatabaseName(db);
+  if (!name && CompleteCatalog()) name = catalog_->DatabaseName(db);
+  return name;
+}
+
+pg::RelationFate IncidentJoiner::FateAfter(Oid db, Oid oid, Lsn lsn,
+                                           const pg::CatalogRelation** now) {
+  pg::RelationFate fate = catalog_->FateAfter(db, oid, lsn, now);
+  if (fate == pg::RelationFate::kUnknown && CompleteCatalog()) {
+    fate = catalog_->FateAfter(db, oid, lsn, now);
+  }
+  return fate;
+}
+
+AffectedRelation IncidentJoiner::Describe(const RelFileNode& file, Lsn lsn) {
   AffectedRelation r;
   r.file = file;
   const pg::CatalogRelation* rel = catalog_ ? catalog_->Find(file, lsn) : nullptr;
+  if (rel == nullptr && CompleteCatalog()) rel = catalog_->Find(file, lsn);
   if (rel == nullptr) {
     r.name = fmt::format("relation {} (not in the catalog)", file.ToString());
     r.relkind = "unknown";
@@ -264,7 +306,7 @@ AffectedRelation IncidentJoiner::Describe(const RelFileNode& file, Lsn lsn) cons
 }
 
 void IncidentJoiner::AddDroppedFiles(const XactEnd& end, const TxnState& state,
-                                     Incident& incident) const {
+                                     Incident& incident) {
   std::vector<AffectedRelation> found;
   std::unordered_set<Oid> oids;
   for (const RelFileNode& file : end.dropped_files) {
@@ -272,7 +314,7 @@ void IncidentJoiner::AddDroppedFiles(const XactEnd& end, const TxnState& state,
     AffectedRelation r = Describe(file, end.lsn);
     pg::RelationFate fate = pg::RelationFate::kUnknown;
     const pg::CatalogRelation* now = nullptr;
-    if (r.oid && catalog_) fate = catalog_->FateAfter(file.db, *r.oid, end.lsn, &now);
+    if (r.oid) fate = FateAfter(file.db, *r.oid, end.lsn, &now);
     if (fate == pg::RelationFate::kRewritten) {
       RelFileNode new_file{now->tablespace, file.db, now->relfilenode};
       const bool filled = std::find(state.written.begin(), state.written.end(), new_file) !=
@@ -310,9 +352,18 @@ void IncidentJoiner::AddDroppedFiles(const XactEnd& end, const TxnState& state,
   }
 }
 
-void IncidentJoiner::AddRowChanges(const TxnState& state, Lsn lsn, Incident& incident) const {
+bool IncidentJoiner::MayBeMassChange(std::uint64_t rows) const {
+  // The percent rule needs a table of >= kMinRowsForPercent rows, so it never takes fewer than
+  // min_percent% of that many.
+  return rows > 0 && (rows >= options_.min_rows ||
+                      static_cast<double>(rows) * 100.0 >=
+                          std::max(options_.min_percent, 0) * kMinRowsForPercent);
+}
+
+void IncidentJoiner::AddRowChanges(const TxnState& state, Lsn lsn, Incident& incident) {
   for (const auto& [file, counts] : state.rows) {
     if (state.Created(file)) continue;  // rows of a table made in this transaction
+    if (!MayBeMassChange(counts.deletes) && !MayBeMassChange(counts.updates)) continue;
     AffectedRelation base = Describe(file, lsn);
     bool system = base.oid ? *base.oid < kFirstNormalObjectId : file.rel < kFirstNormalObjectId;
     if (system || base.relkind == "TOAST") continue;

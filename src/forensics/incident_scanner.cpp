@@ -9,6 +9,7 @@
 
 #include "core/error.hpp"
 #include "forensics/incident_runs.hpp"
+#include "forensics/run_buffers.hpp"
 #include "forensics/wal_runs.hpp"
 #include "pg/wal_format.hpp"
 
@@ -71,7 +72,8 @@ void AddOutcome(IncidentReport& report, const ScanOutcome& run) {
 // transactions it left open.
 struct RunResult {
   ScanOutcome outcome;
-  std::vector<XactEnd> ends;
+  XactEnds ends;
+  BlockWrites writes;
   OpenTransactions open;
 };
 
@@ -80,9 +82,8 @@ struct RunResult {
 IncidentReport FindIncidents(pg::WalReader& reader, const pg::RelationCatalog* catalog,
                              const IncidentOptions& options) {
   IncidentReport report;
-  report.catalog_used = catalog != nullptr && !catalog->empty();
-  IncidentJoiner joiner(report.catalog_used ? catalog : nullptr, options, report);
-  RunScanner scanner([&](XactEnd&& end) { joiner.OnXactEnd(std::move(end)); }, false);
+  IncidentJoiner joiner(catalog, options, report);
+  RunScanner scanner([&](XactEnd&& end) { joiner.OnXactEnd(std::move(end)); }, nullptr);
   AddOutcome(report, ReadRecords(reader, scanner));
   report.segments = reader.segments_read();
   joiner.Finish();
@@ -94,26 +95,34 @@ IncidentReport FindIncidentsInParallel(const WalSourceFactory& make_source,
                                        const pg::RelationCatalog* catalog,
                                        const IncidentOptions& options, int jobs) {
   IncidentReport report;
-  report.catalog_used = catalog != nullptr && !catalog->empty();
-  IncidentJoiner joiner(report.catalog_used ? catalog : nullptr, options, report);
+  IncidentJoiner joiner(catalog, options, report);
   WalRunScan scan(make_source, reader_options, jobs);
   std::vector<std::optional<RunResult>> results(scan.runs());
+  // Sized for a run of 8 segments of small transactions; they grow when a run needs more.
+  SpareVectors<XactEnd> spare_ends(std::size_t{1} << 14);
+  SpareVectors<BlockWrite> spare_writes(std::size_t{1} << 16);
   pg::Lsn end_lsn;
   scan.Run(
       [&](std::size_t k, pg::WalReader& reader) {
         RunResult run;
-        RunScanner scanner([&](XactEnd&& end) { run.ends.push_back(std::move(end)); }, k > 0);
+        run.ends = spare_ends.Take();
+        if (k > 0) run.writes = spare_writes.Take();
+        RunScanner scanner([&](XactEnd&& end) { run.ends.push_back(std::move(end)); },
+                           k > 0 ? &run.writes : nullptr);
         run.outcome = ReadRecords(reader, scanner);
         run.open = scanner.TakeOpen();
         results[k] = std::move(run);
       },
       [&](std::size_t k) {
         RunResult& run = *results[k];
+        joiner.ApplyWrites(run.writes);
         for (XactEnd& end : run.ends) joiner.OnXactEnd(std::move(end));
         joiner.Carry(std::move(run.open));
         AddOutcome(report, run.outcome);
         if (run.outcome.records > 0) end_lsn = run.outcome.end_lsn;
         const bool more = run.outcome.stop.reason == pg::WalStopReason::kEndLsn;
+        spare_ends.Give(std::move(run.ends));
+        if (k > 0) spare_writes.Give(std::move(run.writes));
         results[k].reset();
         return more;
       });

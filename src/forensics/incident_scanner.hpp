@@ -13,6 +13,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 
@@ -29,13 +30,20 @@ struct IncidentOptions {
   std::optional<std::string> table;   // "schema.table" or "table": only incidents touching it
   std::uint64_t min_rows = 1000;
   int min_percent = 50;               // of reltuples, for tables of >= kMinRowsForPercent rows
+  // Called at most once, on the thread that decides the incidents, the first time a decision
+  // needs what the catalog passed to the scan lacks (a relation or database it does not name, or
+  // the fate of a relation after a commit newer than its last snapshot); it may Add() a snapshot
+  // to that catalog (cli/incident_scan.cpp adds the running cluster's). Decisions the catalog
+  // already answers never call it, so a scan that needs nothing more costs no connection.
+  std::function<void()> complete_catalog;
 };
 
 inline constexpr double kMinRowsForPercent = 100;
 
 // Scans `reader` to its end. A damaged WAL does not throw: the report keeps what was found
 // before the damage, and report.stop / error_exit_code say where and why reading stopped.
-// Errors other than damaged WAL (I/O) are thrown. `catalog` may be null (relations unnamed).
+// Errors other than damaged WAL (I/O) are thrown. `catalog` may be null (relations unnamed);
+// report.catalog_used says whether it held a snapshot by the end of the scan.
 IncidentReport FindIncidents(pg::WalReader& reader, const pg::RelationCatalog* catalog,
                              const IncidentOptions& options);
 

@@ -191,4 +191,19 @@ std::string ConnInfo(std::string_view host, int port, std::string_view user,
   return out;
 }
 
+std::optional<std::string> LocalSocketFile(std::string_view host, int port) {
+  // Debian's libpq: DEFAULT_PGSOCKET_DIR (pg_config_manual.h), as `strace` shows it connecting.
+  constexpr std::string_view kDefaultSocketDir = "/var/run/postgresql";
+  for (const char* env : {"PGHOSTADDR", "PGSERVICE", "PGSERVICEFILE"}) {
+    if (const char* v = std::getenv(env); v != nullptr && *v != '\0') return std::nullopt;
+  }
+  std::string dir(host);
+  if (dir.empty()) {
+    const char* env = std::getenv("PGHOST");
+    dir = env != nullptr && *env != '\0' ? std::string(env) : std::string(kDefaultSocketDir);
+  }
+  if (port <= 0 || dir.front() != '/' || dir.find(',') != std::string::npos) return std::nullopt;
+  return fmt::format("{}/.s.PGSQL.{}", dir, port);
+}
+
 }  // namespace dbmedic::pg

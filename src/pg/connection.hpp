@@ -87,4 +87,11 @@ std::string QuoteLiteral(std::string_view literal);
 std::string ConnInfo(std::string_view host, int port, std::string_view user,
                      std::string_view dbname);
 
+// The unix socket file libpq would connect to for ConnInfo(host, port, ...) when that file is
+// the only place it would try: `host` (or, when empty, $PGHOST, else libpq's default directory
+// /var/run/postgresql) is one absolute directory. nullopt when libpq would use TCP, several
+// hosts, $PGHOSTADDR or a service file. A best-effort caller that finds no file there knows the
+// connection would fail without loading libpq and its ~25 libraries (tens of ms).
+std::optional<std::string> LocalSocketFile(std::string_view host, int port);
+
 }  // namespace dbmedic::pg

@@ -92,7 +92,16 @@ bool WalReader::LoadSegment(std::uint64_t segno) {
     return false;
   }
   loaded_ref_ = segments_[next_segment_index_++];
-  segment_ = source_.Load(loaded_ref_);
+  prefix_requested_ = 0;
+  if (continuation_left_ > 0 && options_.end && SegmentStart(segno, seg_size_) >= *options_.end) {
+    // Past the end we were given, only the rest of the record being assembled is wanted: its
+    // bytes, a page header per page, and a page more for where the next record would start.
+    std::uint64_t pages = continuation_left_ / (kPage - wal::kLongPageHeaderSize) + 2;
+    prefix_requested_ = static_cast<std::size_t>(std::min<std::uint64_t>(pages * kPage, seg_size_));
+    segment_ = source_.LoadPrefix(loaded_ref_, prefix_requested_);
+  } else {
+    segment_ = source_.Load(loaded_ref_);
+  }
   loaded_segno_ = segno;
   last_valid_page_.reset();
   ++segments_read_;
@@ -104,6 +113,11 @@ WalReader::PageRef WalReader::GetPage(Lsn page_lsn, Lsn record_lsn) {
   std::uint64_t segno = SegmentNumber(page_lsn, seg_size_);
   if ((!loaded_segno_ || *loaded_segno_ != segno) && !LoadSegment(segno)) return ref;
   std::uint64_t offset = page_lsn.value - SegmentStart(segno, seg_size_).value;
+  if (offset + kPage > segment_.size() && prefix_requested_ != 0 &&
+      segment_.size() >= prefix_requested_) {
+    segment_ = source_.Load(loaded_ref_);  // wanted more than the prefix after all
+    prefix_requested_ = 0;
+  }
   if (offset + kPage > segment_.size()) {
     Fail(Error(ErrorCode::kCorrupt,
                fmt::format("WAL segment {} is truncated: it has {} of {} bytes, so the WAL "
@@ -283,6 +297,12 @@ const WalRecord* WalReader::ReadNext() {
     started_ = true;
   }
   Lsn lsn = next_lsn_;
+  if (options_.end && lsn >= *options_.end && lsn.value % kPage != 0) {
+    // The next record would start right here, on the page the last one ended on: no need to
+    // look at it (GetPage below would say the same, kOk).
+    return Stop(WalStopReason::kEndLsn, lsn,
+                fmt::format("reached the end LSN {}", options_.end->ToString()));
+  }
   PageRef page = GetPage(PageStart(lsn), lsn);
   if (page.state == PageState::kAbsent) {
     return Stop(WalStopReason::kMissingSegment, lsn,
@@ -374,7 +394,9 @@ bool WalReader::AssembleRecord(Lsn lsn, const PageRef& first_page, std::uint32_t
   Lsn page_lsn{PageStart(lsn).value + kPage};
   Lsn end = page_lsn;
   while (got < total) {
+    continuation_left_ = total - got;
     PageRef page = GetPage(page_lsn, lsn);
+    continuation_left_ = 0;
     if (page.state == PageState::kAbsent) {
       Stop(WalStopReason::kMissingSegment, lsn,
            fmt::format("the record at {} continues into WAL segment {}, which is not in {}",

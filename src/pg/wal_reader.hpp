@@ -101,6 +101,8 @@ class WalReader {
   std::optional<std::uint64_t> loaded_segno_;
   WalSegmentRef loaded_ref_;
   std::span<const std::byte> segment_;  // the loaded segment's bytes (owned by the source)
+  std::size_t prefix_requested_ = 0;    // segment_ may hold only this many bytes (0: whole)
+  std::uint64_t continuation_left_ = 0;  // bytes of the record being assembled still to read
   std::optional<Lsn> last_valid_page_;  // the page validated last (pages are read in order)
   std::vector<std::byte> assembly_;  // records that span pages
 

@@ -189,11 +189,17 @@ std::byte* DirectoryWalSource::SegmentBuffer::Reserve(std::size_t size) {
 }
 
 std::span<const std::byte> DirectoryWalSource::Load(const WalSegmentRef& ref) {
+  return LoadPrefix(ref, segment_size_);
+}
+
+std::span<const std::byte> DirectoryWalSource::LoadPrefix(const WalSegmentRef& ref,
+                                                          std::size_t bytes) {
   fs::path path = dir_ / ref.name;
   Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
   if (fd.get() < 0) throw SystemError(errno, "open WAL segment", path.string());
   std::byte* data = buffer_.Reserve(segment_size_);
-  return {data, ReadFully(fd.get(), data, segment_size_, path)};
+  const std::size_t want = std::min<std::size_t>(bytes, segment_size_);
+  return {data, ReadFully(fd.get(), data, want, path)};
 }
 
 std::string DirectoryWalSource::Describe() const {

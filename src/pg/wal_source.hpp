@@ -41,6 +41,13 @@ class WalSource {
     Read(ref, load_buffer_);
     return load_buffer_;
   }
+  // Load() when only the first `bytes` of the segment are wanted (a reader finishing a record
+  // that continues past the end of its stretch of WAL). Sources that can read less override it;
+  // a result shorter than `bytes` is a truncated segment, one longer is fine.
+  virtual std::span<const std::byte> LoadPrefix(const WalSegmentRef& ref, std::size_t bytes) {
+    (void)bytes;
+    return Load(ref);
+  }
   // "directory /srv/wal", for messages.
   virtual std::string Describe() const = 0;
 
@@ -80,6 +87,9 @@ class DirectoryWalSource final : public WalSource {
   // Reads into a buffer of transparent huge pages that is never zero-filled: first touching a
   // 16 MB buffer in 4 kB pages cost as much as decoding a whole segment on these VMs.
   std::span<const std::byte> Load(const WalSegmentRef& ref) override;
+  // Reads only the first `bytes`: a parallel scan's reader otherwise read a whole 16 MB segment
+  // at the end of every run to finish its last record.
+  std::span<const std::byte> LoadPrefix(const WalSegmentRef& ref, std::size_t bytes) override;
   std::string Describe() const override;
   TimelineId timeline() const { return timeline_; }
 

@@ -122,6 +122,18 @@ TEST_F(BeforeIncidentTest, IncidentsFindsTheDropInTheRepositoryArchiveByName) {
   EXPECT_TRUE(j.at("scan").at("live_snapshot").get<bool>());
 }
 
+TEST_F(BeforeIncidentTest, AScanTheStoredCatalogAnswersTakesNoLiveSnapshot) {
+  // Every commit is before --since: no decision needs a name, so the running cluster (reachable
+  // here) is not asked.
+  auto r = RunDbmedic(Cli({"--output", "json", "incidents", "--since", "2999-01-01T00:00:00Z"}));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const nlohmann::json j = nlohmann::json::parse(r.out);
+  EXPECT_TRUE(j.at("incidents").empty());
+  EXPECT_FALSE(j.at("scan").at("live_snapshot").get<bool>());
+  EXPECT_EQ(j.at("scan").at("catalog_snapshots").get<int>(), 1);
+  EXPECT_GT(j.at("scan").at("commits").get<int>(), kOrdersAfterDrop);
+}
+
 TEST_F(BeforeIncidentTest, WithoutTheLiveClusterTheStoredSnapshotStillNamesTheTable) {
   auto r = RunDbmedic(Cli({"--output", "json", "incidents", "--live-snapshot", "false"}));
   ASSERT_EQ(r.exit_code, 0) << r.err;

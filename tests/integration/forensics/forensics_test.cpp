@@ -429,6 +429,27 @@ TEST_F(ForensicsTest, IncidentsCommandPrintsJsonForScripts) {
   EXPECT_TRUE(j["incidents"][0]["actor"].is_null());
 }
 
+TEST_F(ForensicsTest, WithNoServerSocketTheLiveSnapshotIsSkippedWithoutConnecting) {
+  // No catalog: the incidents' relations are unnamed, so the scan asks for the live snapshot,
+  // and finds no socket where the connection would go.
+  core::TempDir sockets("no-server");
+  core::RunOptions options;
+  options.env = {{"DBMEDIC_CLUSTER_HOST", sockets.path().string()},
+                 {"DBMEDIC_CLUSTER_PORT", "5999"}};
+  auto result = testing::RunDbmedic({"--log-level", "debug", "incidents", "--wal-dir",
+                                     wal_dir_->path().string(), "--output", "json"},
+                                    options);
+  ASSERT_EQ(result.exit_code, 0) << result.err;
+  auto j = nlohmann::json::parse(result.out);
+  EXPECT_FALSE(j["incidents"].empty());
+  EXPECT_FALSE(j["scan"]["live_snapshot"].get<bool>());
+  EXPECT_FALSE(j["scan"]["catalog_used"].get<bool>());
+  EXPECT_NE(result.err.find("no live catalog snapshot: no server socket at " +
+                            (sockets.path() / ".s.PGSQL.5999").string()),
+            std::string::npos)
+      << result.err;
+}
+
 TEST_F(ForensicsTest, IncidentsCommandReportsDamagedWalWithItsLsn) {
   core::TempDir dir("damaged");
   pg::DirectoryWalSource source(wal_dir_->path());

@@ -2,7 +2,10 @@
 // segments, and every kind of bad input, each stopping at an exact LSN.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <memory>
 #include <random>
+#include <utility>
 
 #include "core/error.hpp"
 #include "pg/wal_format.hpp"
@@ -104,6 +107,68 @@ TEST(WalReader, ReassemblesARecordSpanningSegments) {
   EXPECT_EQ(lsns[lsns.size() - 2], big);
   EXPECT_EQ(lsns.back(), after);
   EXPECT_EQ(reader.segments_read(), 2u);
+}
+
+// Serves LoadPrefix() with exactly the bytes asked for, and records which loads were made.
+class PrefixRecordingSource final : public WalSource {
+ public:
+  explicit PrefixRecordingSource(std::unique_ptr<MemoryWalSource> inner)
+      : inner_(std::move(inner)) {}
+  std::uint64_t segment_size() const override { return inner_->segment_size(); }
+  std::vector<WalSegmentRef> Segments() const override { return inner_->Segments(); }
+  void Read(const WalSegmentRef& ref, std::vector<std::byte>& out) override {
+    inner_->Read(ref, out);
+  }
+  std::span<const std::byte> Load(const WalSegmentRef& ref) override {
+    full_loads.push_back(ref.segno);
+    return inner_->Load(ref);
+  }
+  std::span<const std::byte> LoadPrefix(const WalSegmentRef& ref, std::size_t bytes) override {
+    prefix_loads.emplace_back(ref.segno, bytes);
+    std::span<const std::byte> all = inner_->Load(ref);
+    return all.first(std::min(bytes, all.size()));
+  }
+  std::string Describe() const override { return "prefix test source"; }
+
+  std::vector<std::uint64_t> full_loads;
+  std::vector<std::pair<std::uint64_t, std::size_t>> prefix_loads;
+
+ private:
+  std::unique_ptr<MemoryWalSource> inner_;
+};
+
+TEST(WalReader, PastItsEndLsnTheReaderLoadsOnlyThePrefixThatFinishesItsLastRecord) {
+  WalBuilder wal;
+  while (WalBuilder::Offset(wal.position()) < WalBuilder::kSegSize - 5000) wal.AddLarge(1000);
+  Lsn big = wal.AddLarge(20000);
+  Lsn after = wal.Add(1, 0, 2, Bytes(8));
+  ASSERT_EQ(SegmentNumber(after, WalBuilder::kSegSize), 2u);
+  PrefixRecordingSource source(wal.Source());
+  WalReaderOptions options;
+  options.end = SegmentStart(2, WalBuilder::kSegSize);
+  WalReader reader(source, options);
+  auto lsns = ReadAll(reader);
+  ASSERT_FALSE(lsns.empty());
+  EXPECT_EQ(lsns.back(), big);
+  EXPECT_EQ(reader.stop().reason, WalStopReason::kEndLsn);
+  EXPECT_EQ(reader.stop().lsn, after);
+  EXPECT_EQ(source.full_loads, (std::vector<std::uint64_t>{1}));
+  ASSERT_EQ(source.prefix_loads.size(), 1u);
+  EXPECT_EQ(source.prefix_loads[0].first, 2u);
+  EXPECT_LT(source.prefix_loads[0].second, WalBuilder::kSegSize / 8);
+}
+
+TEST(WalReader, WithoutAnEndLsnTheNextSegmentIsLoadedWhole) {
+  WalBuilder wal;
+  while (WalBuilder::Offset(wal.position()) < WalBuilder::kSegSize - 5000) wal.AddLarge(1000);
+  wal.AddLarge(20000);
+  Lsn after = wal.Add(1, 0, 2, Bytes(8));
+  PrefixRecordingSource source(wal.Source());
+  WalReader reader(source);
+  auto lsns = ReadAll(reader);
+  EXPECT_EQ(lsns.back(), after);
+  EXPECT_EQ(source.full_loads, (std::vector<std::uint64_t>{1, 2}));
+  EXPECT_TRUE(source.prefix_loads.empty());
 }
 
 TEST(WalReader, SwitchRecordSkipsToTheNextSegment) {
