@@ -2,7 +2,6 @@
 
 
 #include <fcntl.h>
-#include <sys/mman.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -167,27 +166,6 @@ void DirectoryWalSource::Read(const WalSegmentRef& ref, std::vector<std::byte>& 
   out.resize(n);
 }
 
-DirectoryWalSource::SegmentBuffer::~SegmentBuffer() {
-  if (data_ != nullptr) ::munmap(data_, size_);
-}
-
-std::byte* DirectoryWalSource::SegmentBuffer::Reserve(std::size_t size) {
-  if (size <= size_) return data_;
-  if (data_ != nullptr) ::munmap(data_, size_);
-  data_ = nullptr;
-  constexpr std::size_t kHugePage = 2u << 20;
-  const std::size_t rounded = (size + kHugePage - 1) / kHugePage * kHugePage;
-  void* p = ::mmap(nullptr, rounded, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-  if (p == MAP_FAILED) {
-    size_ = 0;
-    throw SystemError(errno, "allocate a WAL segment buffer", std::to_string(rounded) + " bytes");
-  }
-  ::madvise(p, rounded, MADV_HUGEPAGE);  // advice only: 4 kB pages still work
-  data_ = static_cast<std::byte*>(p);
-  size_ = rounded;
-  return data_;
-}
-
 std::span<const std::byte> DirectoryWalSource::Load(const WalSegmentRef& ref) {
   return LoadPrefix(ref, segment_size_);
 }
@@ -197,7 +175,7 @@ std::span<const std::byte> DirectoryWalSource::LoadPrefix(const WalSegmentRef& r
   fs::path path = dir_ / ref.name;
   Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
   if (fd.get() < 0) throw SystemError(errno, "open WAL segment", path.string());
-  std::byte* data = buffer_.Reserve(segment_size_);
+  auto* data = reinterpret_cast<std::byte*>(buffer_.Reserve(segment_size_));
   const std::size_t want = std::min<std::size_t>(bytes, segment_size_);
   return {data, ReadFully(fd.get(), data, want, path)};
 }

@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "core/huge_buffer.hpp"
 #include "pg/lsn.hpp"
 
 namespace dbmedic::pg {
@@ -94,21 +95,9 @@ class DirectoryWalSource final : public WalSource {
   TimelineId timeline() const { return timeline_; }
 
  private:
-  // An anonymous mapping (huge pages when the kernel allows), unmapped on destruction.
-  class SegmentBuffer {
-   public:
-    SegmentBuffer() = default;
-    ~SegmentBuffer();
-    SegmentBuffer(const SegmentBuffer&) = delete;
-    SegmentBuffer& operator=(const SegmentBuffer&) = delete;
-    std::byte* Reserve(std::size_t size);  // throws Error(kIo) when memory is short
-
-   private:
-    std::byte* data_ = nullptr;
-    std::size_t size_ = 0;
-  };
-
-  SegmentBuffer buffer_;
+  // Huge pages, never zero-filled by us: first touches of 16 MB in 4 kB pages cost more than
+  // reading the segment (core/huge_buffer.hpp).
+  core::HugePageBuffer buffer_;
   std::filesystem::path dir_;
   std::uint64_t segment_size_ = kDefaultWalSegmentSize;
   TimelineId timeline_ = 0;
