@@ -103,7 +103,9 @@ std::uint64_t EndPrefetch(const fs::path& spool) {
   std::error_code ec;
   if (!fs::is_directory(spool, ec)) return 0;
   // A prefetcher keeping the spool full would otherwise wait for a taker until its idle limit.
-  core::AtomicWriteFile(spool / kStopFile, "");
+  // Only a signal to it (no fsync): it runs at the end of recovery, which waits for it.
+  const int fd = ::open((spool / kStopFile).c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+  if (fd >= 0) ::close(fd);
   {
     SpoolLock lock(spool);
     lock.Lock();  // a prefetcher still fetching finishes first
