@@ -236,6 +236,7 @@ void RunPush(Context& ctx, const WalArgs& args) {
     if (results.size() > 1) out["repositories"] = results;
     if (!first_error) PrintJson(out);
   }
+  ctx.skip_teardown = !first_error;
   if (first_error) {
     throw Error(first_error->code(),
                 fmt::format("WAL file '{}' is not archived: the push to {} failed ({}){}", name,
@@ -316,6 +317,7 @@ void RunGet(Context& ctx, const WalArgs& args) {
   if (!found) ctx.exit_code = 1;
   if (found) StartPrefetch(ctx, served_by, args.name, args.dest, args.wal_filter);
   if (ctx.json()) PrintJson({{"name", args.name}, {"found", found}, {"dest", args.dest}});
+  ctx.skip_teardown = true;
 }
 
 // recovery_end_command: PostgreSQL runs it once recovery has ended, in the data directory.
@@ -451,7 +453,7 @@ void Setup(CLI::App& root, Context& ctx) {
   list->callback([&ctx] { RunList(ctx); });
 }
 
-const CommandRegistration kReg{Setup};
+const CommandRegistration kReg{Setup, "wal"};
 
 }  // namespace
 }  // namespace dbmedic::cli

@@ -4,6 +4,8 @@
 #include <cctype>
 #include <cstdlib>
 #include <filesystem>
+#include <optional>
+#include <string_view>
 #include <vector>
 
 #include <fmt/format.h>
@@ -14,12 +16,55 @@
 
 namespace dbmedic::cli {
 
-std::vector<SetupFn>& Registry() {
-  static std::vector<SetupFn> fns;
-  return fns;
+namespace {
+
+struct Registered {
+  SetupFn setup;
+  std::string_view command;  // empty: not named
+};
+
+std::vector<Registered>& Registry() {
+  static std::vector<Registered> registered;
+  return registered;
 }
 
-CommandRegistration::CommandRegistration(SetupFn fn) { Registry().push_back(fn); }
+// The first argument that is not a global option: the command argv invokes. nullopt when an
+// option it does not know comes first (it cannot tell whether that takes a value).
+std::optional<std::string_view> InvokedCommand(int argc, const char* const* argv) {
+  constexpr std::string_view kWithValue[] = {"-c", "--config", "-o", "--output", "--log-level"};
+  for (int i = 1; i < argc; ++i) {
+    const std::string_view arg = argv[i];
+    if (!arg.starts_with('-')) return arg;
+    if (std::find(std::begin(kWithValue), std::end(kWithValue), arg) != std::end(kWithValue)) {
+      ++i;  // its value
+      continue;
+    }
+    const std::string_view name = arg.substr(0, arg.find('='));
+    const bool global_with_equals =
+        arg.find('=') != std::string_view::npos &&
+        std::find(std::begin(kWithValue), std::end(kWithValue), name) != std::end(kWithValue);
+    if (!global_with_equals) return std::nullopt;
+  }
+  return std::nullopt;
+}
+
+}  // namespace
+
+CommandRegistration::CommandRegistration(SetupFn fn, std::string_view command) {
+  Registry().push_back({fn, command});
+}
+
+std::vector<SetupFn> SetupsFor(int argc, const char* const* argv) {
+  std::vector<SetupFn> setups;
+  if (const std::optional<std::string_view> command = InvokedCommand(argc, argv)) {
+    for (const Registered& r : Registry()) {
+      if (r.command == *command) setups.push_back(r.setup);
+    }
+    if (!setups.empty()) return setups;
+  }
+  for (const Registered& r : Registry()) setups.push_back(r.setup);
+  return setups;
+}
 
 namespace {
 

@@ -25,6 +25,10 @@ class Context {
   std::string log_level = "info";                         // --log-level
   std::map<std::string, std::string> overrides;           // config key -> value from flags
   int exit_code = 0;                                      // set by a command that fails softly
+  // Set by the commands PostgreSQL runs once per WAL file (wal push / wal get), whose every
+  // millisecond it waits for: main() then ends the process without destroying the command tree
+  // and static objects (a few ms of frees and library clean-up that change nothing on disk).
+  bool skip_teardown = false;
 
   // Loads the configuration once (option > env > file > default) and returns it: the one of the
   // repository chosen with --repo N, else the whole file (repository 1 in [repository]); inside
@@ -74,9 +78,16 @@ class RepositoryScope {
 using SetupFn = void (*)(CLI::App& root, Context& ctx);
 
 // Create one at namespace scope in each command file: `const CommandRegistration kReg{Setup};`
+// A file whose Setup adds one top-level command and nothing else may name it (`{Setup, "wal"}`):
+// when argv invokes that command, only its Setup runs. PostgreSQL starts `wal push` / `wal get`
+// once per WAL file, and building every command's options costs each of them ~2 ms.
 struct CommandRegistration {
-  explicit CommandRegistration(SetupFn fn);
+  explicit CommandRegistration(SetupFn fn, std::string_view command = {});
 };
+
+// The setups main() runs for this argv: the named registration of the command argv invokes,
+// else all of them (help, unnamed commands, global options it cannot skip).
+std::vector<SetupFn> SetupsFor(int argc, const char* const* argv);
 
 // Adds the flag of config key `key` (from the option table) to `cmd`; a value given on the
 // command line lands in ctx.overrides[key]. Secret keys are refused here by design.

@@ -2,6 +2,7 @@
 // become messages and exit codes.
 #include <signal.h>
 
+#include <cstdio>
 #include <cstdlib>
 #include <iostream>
 
@@ -10,10 +11,6 @@
 #include "cli/command.hpp"
 #include "core/error.hpp"
 #include "core/log.hpp"
-
-namespace dbmedic::cli {
-std::vector<SetupFn>& Registry();
-}
 
 namespace {
 
@@ -72,7 +69,7 @@ int main(int argc, char** argv) {
                                 : (env && *env)          ? env
                                                          : "info");
   });
-  for (auto setup : dbmedic::cli::Registry()) setup(app, ctx);
+  for (auto setup : dbmedic::cli::SetupsFor(argc, argv)) setup(app, ctx);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
@@ -91,6 +88,10 @@ int main(int argc, char** argv) {
                                       fmt::format("internal error: {}", e.what()),
                                       "this is a bug in dbmedic; please report it"),
                        ctx);
+  }
+  if (ctx.skip_teardown) {
+    std::fflush(nullptr);  // stdout (--output json); spdlog's stderr sink flushes per message
+    std::_Exit(ctx.exit_code);
   }
   return ctx.exit_code;
 }

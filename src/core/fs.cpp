@@ -61,14 +61,19 @@ void FsyncFile(const fs::path& path) {
   if (::fsync(fd.get()) != 0) throw SystemError(errno, "fsync", path.string());
 }
 
-void AtomicWriteFile(const fs::path& path, std::string_view data, mode_t mode) {
+namespace {
+
+// The temp-file, fsync, rename, fsync-the-directory dance of the atomic writes; `fill` writes
+// the content into the temp file's descriptor.
+template <typename Fill>
+void ReplaceThroughTempFile(const fs::path& path, mode_t mode, Fill fill) {
   fs::path dir = path.has_parent_path() ? path.parent_path() : fs::path(".");
   fs::path tmp = dir / fmt::format(".{}.tmp.{}", path.filename().string(), ::getpid());
   {
     Fd fd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode));
     if (fd.get() < 0) throw SystemError(errno, "create", tmp.string());
     try {
-      WriteAll(fd.get(), data, tmp);
+      fill(fd.get(), tmp);
       if (::fsync(fd.get()) != 0) throw SystemError(errno, "fsync", tmp.string());
       if (::close(fd.Release()) != 0) throw SystemError(errno, "close", tmp.string());
     } catch (...) {
@@ -82,6 +87,48 @@ void AtomicWriteFile(const fs::path& path, std::string_view data, mode_t mode) {
     throw SystemError(err, "rename into", path.string());
   }
   FsyncDir(dir);
+}
+
+// Copies all of `in` into `out` inside the kernel; read/write where copy_file_range cannot.
+void CopyContent(int in, int out, const fs::path& from, const fs::path& to) {
+  for (;;) {
+    const ssize_t n = ::copy_file_range(in, nullptr, out, nullptr, std::size_t{1} << 30, 0);
+    if (n > 0) continue;
+    if (n == 0) return;
+    if (errno == EINTR) continue;
+    if (errno != EXDEV && errno != EINVAL && errno != ENOSYS && errno != EOPNOTSUPP) {
+      throw SystemError(errno, "copy into", to.string());
+    }
+    break;
+  }
+  std::vector<char> buffer(std::size_t{1} << 20);
+  for (;;) {
+    const ssize_t n = ::read(in, buffer.data(), buffer.size());
+    if (n == 0) return;
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) throw SystemError(errno, "read", from.string());
+    WriteAll(out, std::string_view(buffer.data(), static_cast<std::size_t>(n)), to);
+  }
+}
+
+}  // namespace
+
+void AtomicWriteFile(const fs::path& path, std::string_view data, mode_t mode) {
+  ReplaceThroughTempFile(path, mode,
+                         [&](int fd, const fs::path& tmp) { WriteAll(fd, data, tmp); });
+}
+
+void AtomicCopyFile(const fs::path& from, const fs::path& to, mode_t mode) {
+  Fd in(::open(from.c_str(), O_RDONLY | O_CLOEXEC));
+  if (in.get() < 0) {
+    if (errno == ENOENT) {
+      throw Error(ErrorCode::kNotFound, fmt::format("file '{}' does not exist", from.string()));
+    }
+    throw SystemError(errno, "open", from.string());
+  }
+  ReplaceThroughTempFile(to, mode, [&](int fd, const fs::path& tmp) {
+    CopyContent(in.get(), fd, from, tmp);
+  });
 }
 
 void AppendLine(const fs::path& path, std::string_view line, mode_t mode) {

@@ -18,6 +18,11 @@ namespace fs = std::filesystem;
 // kDiskFull) naming the path.
 void AtomicWriteFile(const fs::path& path, std::string_view data, mode_t mode = 0644);
 
+// The same with the content of file `from`, copied by the kernel (copy_file_range): no buffer
+// of ours to fault in, which costs more than the copy on these VMs (bench/RESULTS.md, PITR).
+// Throws Error(kNotFound) when `from` does not exist, Error(kIo / kDiskFull) naming the path.
+void AtomicCopyFile(const fs::path& from, const fs::path& to, mode_t mode = 0644);
+
 // Appends `line` and a newline with one write(2) in append mode, so lines from concurrent
 // processes never interleave (a small log or tally, not durable). Throws Error(kIo) naming it.
 void AppendLine(const fs::path& path, std::string_view line, mode_t mode = 0644);

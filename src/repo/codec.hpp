@@ -1,4 +1,4 @@
-// The codec pipeline of the repository: SHA-256 of the raw content (OpenSSL EVP), then
+// The codec pipeline of the repository: SHA-256 of the raw content (OpenSSL), then
 // compression (zstd with a level, lz4, or none); encryption will be a later stage. Checksums are
 // always of the raw content, so they survive a change of compression.
 #pragma once

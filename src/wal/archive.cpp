@@ -14,6 +14,7 @@
 #include "core/error.hpp"
 #include "core/fs.hpp"
 #include "wal/segment_io.hpp"
+#include "wal/segment_pipeline.hpp"
 
 namespace dbmedic::wal {
 namespace {
@@ -175,17 +176,21 @@ PushResult WalArchive::Push(const std::filesystem::path& file) {
                 fmt::format("'{}' is not a WAL file PostgreSQL archives", file.string()),
                 "use it as archive_command = 'dbmedic wal push %p'");
   }
+  std::error_code size_error;
+  const std::uintmax_t size = std::filesystem::file_size(file, size_error);
+  if (!size_error && PipelinedSegment::Applies(codec_, size)) {
+    const PipelinedSegment segment(file, codec_);
+    CheckSegmentOwner(name, segment.content());
+    return StoreIfNew(name, segment.content().size(), segment.sha256(), segment.stored());
+  }
   const MappedFile mapped(file);
   return PushContent(name, mapped.content());
 }
 
 PushResult WalArchive::PushContent(std::string_view name, std::string_view content) {
   CheckSegmentOwner(name, content);
-  PushResult result;
-  result.name = std::string(name);
-  result.raw_size = content.size();
   // archive_command latency is what PostgreSQL waits for: compress on a second core while this
-  // one hashes and lists (a duplicate wastes the compression, which is rare).
+  // one hashes (a duplicate wastes the compression, which is rare).
   std::optional<CompressedBuffer> stored;
   std::exception_ptr compress_error;
   std::jthread compressor([&] {
@@ -196,11 +201,18 @@ PushResult WalArchive::PushContent(std::string_view name, std::string_view conte
     }
   });
   const std::string sha = repo::Sha256Hex(content);
-  std::optional<ArchivedFile> existing = Find(name);
   compressor.join();
   if (compress_error) std::rethrow_exception(compress_error);
-  if (existing) {
-    if (existing->sha256 == sha && existing->raw_size == content.size()) {
+  return StoreIfNew(name, content.size(), sha, stored ? stored->view() : content);
+}
+
+PushResult WalArchive::StoreIfNew(std::string_view name, std::uint64_t raw_size,
+                                  const std::string& sha, std::string_view to_store) {
+  PushResult result;
+  result.name = std::string(name);
+  result.raw_size = raw_size;
+  if (std::optional<ArchivedFile> existing = Find(name)) {
+    if (existing->sha256 == sha && existing->raw_size == raw_size) {
       result.outcome = PushOutcome::kDuplicate;
       result.stored_size = existing->stored_size;
       return result;
@@ -209,13 +221,12 @@ PushResult WalArchive::PushContent(std::string_view name, std::string_view conte
                 fmt::format("WAL file '{}' is already archived in '{}' with different content "
                             "(archived sha256 {}, {} bytes; new sha256 {}, {} bytes)",
                             name, repository_.storage().Describe(existing->object),
-                            existing->sha256, existing->raw_size, sha, content.size()),
+                            existing->sha256, existing->raw_size, sha, raw_size),
                 "two clusters (or a restored copy) archive into one repository, or the archive "
                 "was damaged: check archive_command of every cluster using this repository");
   }
-  const std::string_view to_store = stored ? stored->view() : content;
   const std::string object =
-      fmt::format("{}/{}-{}-{}{}", DirectoryOf(name), name, sha, content.size(),
+      fmt::format("{}/{}-{}-{}{}", DirectoryOf(name), name, sha, raw_size,
                   repo::CompressionExtension(codec_.compression));
   auto stream = repository_.storage().OpenWrite(object, storage::Durability::kImmediate);
   stream->Write(to_store);

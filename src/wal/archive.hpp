@@ -92,6 +92,10 @@ class WalArchive {
  private:
   std::vector<ArchivedFile> ListDirectory(const std::string& dir) const;
   void CheckSegmentOwner(std::string_view name, std::string_view content) const;
+  // Stores `to_store` (already compressed with codec_) unless `name` is archived: kDuplicate
+  // for the same content, Error(kConflict) for another.
+  PushResult StoreIfNew(std::string_view name, std::uint64_t raw_size, const std::string& sha,
+                        std::string_view to_store);
 
   const repo::Repository& repository_;
   repo::CodecSettings codec_;

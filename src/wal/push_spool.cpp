@@ -13,7 +13,6 @@
 #include "core/error.hpp"
 #include "core/fs.hpp"
 #include "repo/parallel.hpp"
-#include "wal/segment_io.hpp"
 #include "wal/spool_lock.hpp"
 
 namespace dbmedic::wal {
@@ -166,8 +165,7 @@ OfferOutcome PushSpool::Offer(const fs::path& file) {
   if (ec) throw SystemError(ec.value(), "read the size of", file.string());
   const bool requeue = Exists(dir_ / kQueue / name);
   if (!requeue && QueuedBytes() + size > max_bytes_) return OfferOutcome::kFull;
-  const MappedFile mapped(file);
-  core::AtomicWriteFile(dir_ / kQueue / name, mapped.content(), 0600);
+  core::AtomicCopyFile(file, dir_ / kQueue / name, 0600);
   return OfferOutcome::kQueued;
 }
 

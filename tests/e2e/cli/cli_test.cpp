@@ -42,6 +42,20 @@ TEST(CliTest, EveryCommandHasHelp) {
   EXPECT_GE(checked, 7);
 }
 
+// `wal` is set up alone when it is the command invoked (main.cpp): behind global options too,
+// and a command typed wrong is still a usage error.
+TEST(CliTest, CommandSetUpAloneBehavesAsWithEveryCommand) {
+  auto help = RunDbmedic({"--log-level", "warn", "--output=text", "wal", "--help"});
+  EXPECT_EQ(help.exit_code, 0) << help.err;
+  for (const char* sub : {"push", "get", "stream", "list"}) EXPECT_TRUE(Contains(help.out, sub));
+  auto typo = RunDbmedic({"--log-level", "warn", "wall", "push", "x"});
+  EXPECT_EQ(typo.exit_code, 2);
+  EXPECT_TRUE(Contains(typo.err, "subcommand is required")) << typo.err;
+  auto unknown_global = RunDbmedic({"--no-such-global", "wal", "list"});
+  EXPECT_EQ(unknown_global.exit_code, 2);
+  EXPECT_TRUE(Contains(unknown_global.err, "--no-such-global")) << unknown_global.err;
+}
+
 TEST(CliTest, UnknownOptionIsAUsageError) {
   auto r = RunDbmedic({"info", "--no-such-option"});
   EXPECT_EQ(r.exit_code, 2);

@@ -31,6 +31,34 @@ TEST(AtomicWriteTest, UnwritableDirectoryGivesIoErrorNamingPath) {
   }
 }
 
+TEST(AtomicCopyTest, CopiesTheBytesAndModeOverAnOldFile) {
+  core::TempDir dir("fs-test");
+  std::string content(3 * 1024 * 1024 + 17, '\0');
+  for (std::size_t i = 0; i < content.size(); ++i) content[i] = static_cast<char>(i * 31 % 251);
+  core::AtomicWriteFile(dir.path() / "from", content);
+  core::AtomicWriteFile(dir.path() / "to", "old");
+  core::AtomicCopyFile(dir.path() / "from", dir.path() / "to", 0600);
+  EXPECT_EQ(core::ReadFile(dir.path() / "to"), content);
+  EXPECT_EQ(std::filesystem::status(dir.path() / "to").permissions(),
+            std::filesystem::perms::owner_read | std::filesystem::perms::owner_write);
+  int entries = 0;
+  for ([[maybe_unused]] const auto& e : std::filesystem::directory_iterator(dir.path())) ++entries;
+  EXPECT_EQ(entries, 2);  // no temp file left
+}
+
+TEST(AtomicCopyTest, MissingSourceIsNotFoundAndLeavesTheTargetAlone) {
+  core::TempDir dir("fs-test");
+  core::AtomicWriteFile(dir.path() / "to", "old");
+  try {
+    core::AtomicCopyFile(dir.path() / "missing", dir.path() / "to");
+    FAIL();
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), ErrorCode::kNotFound);
+    EXPECT_NE(std::string(e.what()).find("missing"), std::string::npos);
+  }
+  EXPECT_EQ(core::ReadFile(dir.path() / "to"), "old");
+}
+
 TEST(ReadFileTest, MissingFileIsNotFound) {
   try {
     core::ReadFile("/nonexistent/file");

@@ -1,0 +1,68 @@
+#include "core/huge_buffer.hpp"
+
+#include <sys/mman.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <fstream>
+#include <string>
+#include <utility>
+
+#include "core/error.hpp"
+
+namespace dbmedic::core {
+namespace {
+
+constexpr std::size_t kHugePage = std::size_t{2} << 20;
+
+}  // namespace
+
+HugePageBuffer::HugePageBuffer(std::size_t size) { Reserve(size); }
+
+HugePageBuffer::~HugePageBuffer() { Release(); }
+
+HugePageBuffer::HugePageBuffer(HugePageBuffer&& other) noexcept
+    : data_(std::exchange(other.data_, nullptr)), capacity_(std::exchange(other.capacity_, 0)) {}
+
+HugePageBuffer& HugePageBuffer::operator=(HugePageBuffer&& other) noexcept {
+  if (this != &other) {
+    Release();
+    data_ = std::exchange(other.data_, nullptr);
+    capacity_ = std::exchange(other.capacity_, 0);
+  }
+  return *this;
+}
+
+char* HugePageBuffer::Reserve(std::size_t size) {
+  if (size <= capacity_ && data_ != nullptr) return data_;
+  Release();
+  const std::size_t rounded = (std::max<std::size_t>(size, 1) + kHugePage - 1) / kHugePage * kHugePage;
+  // Linux places anonymous mappings of 2 MiB and more on a 2 MiB boundary, so the whole range
+  // can be backed by huge pages.
+  void* p = ::mmap(nullptr, rounded, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (p == MAP_FAILED) {
+    throw SystemError(errno, "allocate a buffer of", std::to_string(rounded) + " bytes");
+  }
+  ::madvise(p, rounded, MADV_HUGEPAGE);  // advice only: 4 kB pages still work
+  data_ = static_cast<char*>(p);
+  capacity_ = rounded;
+  return data_;
+}
+
+void HugePageBuffer::Release() noexcept {
+  if (data_ != nullptr) ::munmap(data_, capacity_);
+  data_ = nullptr;
+  capacity_ = 0;
+}
+
+bool HugePageBuffer::HugePagesAvailable() {
+  static const bool available = [] {
+    std::ifstream in("/sys/kernel/mm/transparent_hugepage/enabled");
+    std::string setting;
+    if (!std::getline(in, setting)) return false;
+    return setting.find("[never]") == std::string::npos;
+  }();
+  return available;
+}
+
+}  // namespace dbmedic::core
