@@ -51,6 +51,11 @@ std::string ScratchRestoreCommand(Context& ctx, const std::filesystem::path& wal
   return wal::SpoolFirstRestoreCommand(cmd + " %f \"%p\"");  // prefetched segments by mv
 }
 
+// recovery_end_command for scratch clusters: ends the prefetcher of ScratchRestoreCommand.
+std::string ScratchRecoveryEndCommand() {
+  return fmt::format("{} wal recovery-end", std::filesystem::read_symlink("/proc/self/exe").string());
+}
+
 rescue::RecoveryPolicy LoadRecoveryPolicy(const core::Config& config) {
   auto secs = [&](const char* key) { return config.Duration(key).count() / 1000.0; };
   return {secs("recovery.rpo_target"), secs("recovery.rto_target"),
@@ -141,6 +146,7 @@ void Run(Context& ctx, const DrillArgs& args) {
   if (args.backup != "latest") options.label = args.backup;
   options.target = DrillTarget(args);
   options.restore_command = ScratchRestoreCommand(ctx);
+  options.recovery_end_command = ScratchRecoveryEndCommand();
   options.os_user = config.String("cluster.os_user");
   options.jobs = static_cast<int>(config.Int("backup.jobs"));
   if (auto dir = config.Optional("drill.scratch_dir"); dir && !dir->empty()) {

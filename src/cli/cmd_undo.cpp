@@ -34,6 +34,7 @@ std::function<void(std::uint64_t, std::uint64_t)> MakeProgressPrinter(const char
 restore::ArchiveView LoadArchiveView(const repo::Repository& repository);
 std::string ScratchRestoreCommand(Context& ctx,
                                   const std::filesystem::path& wal_filter = {});
+std::string ScratchRecoveryEndCommand();
 
 namespace {
 
@@ -167,6 +168,7 @@ void Run(Context& ctx, UndoArgs args) {
                    config.String("cluster.user"), database);
   request.side.target = BeforeTarget(args.before);
   request.side.restore_command = ScratchRestoreCommand(ctx);
+  request.side.recovery_end_command = ScratchRecoveryEndCommand();
   if (config.Bool("undo.wal_filter")) {
     request.filtered_restore_command = [&ctx](const rescue::SideFiles& files,
                                               const std::filesystem::path& dir) {

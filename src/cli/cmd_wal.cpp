@@ -297,8 +297,10 @@ std::optional<int> GetFromRepositories(Context& ctx, const WalArgs& args) {
 void RunGet(Context& ctx, const WalArgs& args) {
   bool found = false;
   int served_by = ctx.repo_index().value_or(1);
-  if (wal::TakeFromSpool(wal::SpoolFor(args.dest), args.name, args.dest)) {
-    wal::NoteServed(wal::SpoolFor(args.dest));
+  const std::filesystem::path spool = wal::SpoolFor(args.dest);
+  if (wal::TakeFromSpool(spool, args.name, args.dest) ||
+      wal::AwaitPrefetched(spool, args.name, args.dest)) {
+    wal::NoteServed(spool);
     found = true;
   } else if (const std::optional<int> index = GetFromRepositories(ctx, args)) {
     served_by = *index;

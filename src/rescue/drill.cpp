@@ -85,6 +85,7 @@ DrillRecord RunDrill(repo::Repository& repository, const restore::ArchiveView& a
   scratch.target = options.target;
   scratch.target.action = restore::TargetAction::kPromote;  // amcheck needs a writable cluster
   scratch.restore_command = options.restore_command;
+  scratch.recovery_end_command = options.recovery_end_command;
   scratch.os_user = options.os_user;
   scratch.jobs = options.jobs;
   scratch.parent_dir = options.scratch_parent;

@@ -24,6 +24,7 @@ struct DrillOptions {
   std::optional<std::string> label;    // nullopt: the newest backup that reaches the target
   restore::RecoveryTarget target;      // kImmediate (default) or kTime
   std::string restore_command;         // dbmedic wal get ...; needed for a time target
+  std::string recovery_end_command;    // dbmedic wal recovery-end (ScratchOptions)
   std::string os_user;
   int jobs = 0;
   std::filesystem::path scratch_parent;  // empty: $TMPDIR or /tmp

@@ -45,6 +45,7 @@ ScratchCluster::ScratchCluster(const repo::Repository& repository,
   };
   p.target = options.target;
   p.restore_command = options.restore_command;
+  p.recovery_end_command = options.recovery_end_command;
   p.start = true;
   p.socket_dir = dir_.path() / "sock";
   p.start_timeout = options.start_timeout;

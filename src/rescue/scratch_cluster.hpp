@@ -26,6 +26,10 @@ struct ScratchOptions {
   std::optional<std::string> label;     // nullopt: chosen for the target (newest that reaches it)
   restore::RecoveryTarget target;       // kImmediate: consistency at the end of the backup
   std::string restore_command;          // dbmedic wal get ... (needed beyond kImmediate)
+  // dbmedic wal recovery-end: stops restore_command's prefetcher once the target is reached,
+  // rather than letting it fetch segments nobody asks for (and write into the spool while the
+  // directory is being removed). Empty: none.
+  std::string recovery_end_command;
   std::string os_user;
   int jobs = 0;
   std::filesystem::path parent_dir;     // where the scratch directory goes (empty: $TMPDIR)

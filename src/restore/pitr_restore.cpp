@@ -97,11 +97,28 @@ void PromoteAfterPause(pg::Connection& conn) {
   conn.Exec("SELECT pg_promote(false)");
 }
 
+// PostgreSQL 15's startup process, paused at the target, looks for the promote request only
+// once a second (it sleeps on a condition variable with a 1 s timeout; neither the promote
+// signal nor a latch ends that sleep early): the side cluster of undo sat idle for 1.0 s after
+// every pg_promote(). Resuming replay broadcasts that condition variable, and pausing again at
+// once keeps the startup process in its pause loop, where it then finds the promote request.
+// Should it look before the pause is requested again, it leaves the loop as resumed and ends
+// recovery with a full checkpoint instead of the promotion: slower, just as correct. Refused
+// (an error, ignored) once the promotion is under way.
+void WakeForPromotion(pg::Connection& conn) {
+  try {
+    conn.Exec("SELECT pg_wal_replay_resume(), pg_wal_replay_pause()");
+  } catch (const Error& e) {
+    spdlog::debug("pitr: waking the paused startup process: {}", e.what());
+  }
+}
+
 // Polls the restored server until it is promoted (or paused, for --pause). Paused with action
 // kPromote means the settings asked to pause so that it can be promoted here.
 RecoveryState WaitForTarget(pg::LocalCluster& cluster, TargetAction action,
                             std::chrono::milliseconds timeout) {
   bool promote_requested = false;
+  auto wake_at = Clock::now();
   const auto deadline = Clock::now() + timeout;
   std::optional<pg::Connection> conn;
   for (;;) {
@@ -113,6 +130,11 @@ RecoveryState WaitForTarget(pg::LocalCluster& cluster, TargetAction action,
       if (state == RecoveryState::kPaused && !promote_requested) {
         PromoteAfterPause(*conn);
         promote_requested = true;
+        // The request reaches the startup process through the postmaster: give it a moment.
+        wake_at = Clock::now() + std::chrono::milliseconds(20);
+      } else if (state == RecoveryState::kPaused && Clock::now() >= wake_at) {
+        WakeForPromotion(*conn);
+        wake_at = Clock::now() + std::chrono::milliseconds(250);
       }
     } catch (const Error& e) {
       conn.reset();

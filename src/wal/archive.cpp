@@ -235,12 +235,41 @@ PushResult WalArchive::StoreIfNew(std::string_view name, std::uint64_t raw_size,
   return result;
 }
 
+namespace {
+
+// Reads the whole of `file` into the first bytes of `out`, which only ever grows (the bytes
+// after the returned size are left as they were); returns its size.
+std::size_t ReadObject(const storage::Storage& storage, const ArchivedFile& file,
+                       std::string& out) {
+  const std::unique_ptr<storage::ReadStream> in = storage.OpenRead(file.object);
+  // One byte more than the listing said, so that a longer object is seen in one pass.
+  if (out.size() < file.stored_size + 1) out.resize(file.stored_size + 1);
+  std::size_t size = 0;
+  while (const std::size_t n = in->Read(out.data() + size, out.size() - size)) {
+    size += n;
+    if (size == out.size()) out.resize(2 * size);
+  }
+  return size;
+}
+
+}  // namespace
+
 std::string WalArchive::Read(const ArchivedFile& file) const {
+  std::string stored;
+  std::string raw;
+  ReadInto(file, stored, raw);
+  return raw;
+}
+
+void WalArchive::ReadInto(const ArchivedFile& file, std::string& stored, std::string& raw) const {
   const std::string what = repository_.storage().Describe(file.object);
-  std::string stored = repository_.storage().ReadAll(file.object);
-  std::string raw = file.compression == repo::Compression::kNone
-                        ? std::move(stored)
-                        : repo::Decompress(file.compression, stored, file.raw_size, what);
+  if (file.compression == repo::Compression::kNone) {
+    raw.resize(ReadObject(repository_.storage(), file, raw));
+  } else {
+    const std::size_t size = ReadObject(repository_.storage(), file, stored);
+    repo::DecompressInto(file.compression, std::string_view(stored.data(), size), file.raw_size,
+                         what, raw);
+  }
   if (raw.size() != file.raw_size || repo::Sha256Hex(raw) != file.sha256) {
     throw Error(ErrorCode::kCorrupt,
                 fmt::format("archived WAL file '{}' is damaged: its content does not match the "
@@ -249,7 +278,6 @@ std::string WalArchive::Read(const ArchivedFile& file) const {
                 "restore from another copy of the archive, or recover only up to the WAL before "
                 "it (--to-lsn)");
   }
-  return raw;
 }
 
 bool WalArchive::Get(std::string_view name, const std::filesystem::path& dest) const {

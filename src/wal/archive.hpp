@@ -73,6 +73,10 @@ class WalArchive {
   // Reads, decompresses and verifies (size + SHA-256) `file`. Throws Error(kCorrupt) naming the
   // object when the content does not match its name.
   std::string Read(const ArchivedFile& file) const;
+  // Read() into buffers the caller reuses from one segment to the next: `stored` is scratch for
+  // the object as stored, `raw` gets the verified content (resized to file.raw_size: a buffer
+  // that already has that size is neither reallocated nor cleared). Same checks and errors.
+  void ReadInto(const ArchivedFile& file, std::string& stored, std::string& raw) const;
   // Fetches `name` into `dest` (WriteThroughRename). Returns false (nothing written) when the
   // archive has no such file.
   bool Get(std::string_view name, const std::filesystem::path& dest) const;

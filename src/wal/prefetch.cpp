@@ -5,7 +5,11 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include <atomic>
+#include <algorithm>
+#include <deque>
+#include <set>
+#include <mutex>
+#include <optional>
 #include <thread>
 
 #include <fmt/format.h>
@@ -59,6 +63,28 @@ std::vector<std::string> SegmentsToPrefetch(const fs::path& spool, const std::st
   return out;
 }
 
+fs::path FetchingMarker(const fs::path& spool, const std::string& name) {
+  return spool / (name + std::string(kFetchingSuffix));
+}
+
+bool AwaitPrefetched(const fs::path& spool, const std::string& name, const fs::path& dest,
+                     std::chrono::milliseconds limit) {
+  using Clock = std::chrono::steady_clock;
+  const auto deadline = Clock::now() + limit;
+  auto next_check = Clock::now();
+  std::error_code ec;
+  while (fs::exists(FetchingMarker(spool, name), ec)) {
+    if (TakeFromSpool(spool, name, dest)) return true;
+    if (Clock::now() > deadline) return false;
+    if (Clock::now() >= next_check) {  // a prefetcher that died leaves its marker behind
+      if (!PrefetcherRunning(spool)) break;
+      next_check = Clock::now() + std::chrono::milliseconds(100);
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  }
+  return TakeFromSpool(spool, name, dest);
+}
+
 bool PrefetcherRunning(const fs::path& spool) {
   std::error_code ec;
   if (!fs::is_directory(spool, ec)) return false;
@@ -77,7 +103,9 @@ std::uint64_t EndPrefetch(const fs::path& spool) {
   std::error_code ec;
   if (!fs::is_directory(spool, ec)) return 0;
   // A prefetcher keeping the spool full would otherwise wait for a taker until its idle limit.
-  core::AtomicWriteFile(spool / kStopFile, "");
+  // Only a signal to it (no fsync): it runs at the end of recovery, which waits for it.
+  const int fd = ::open((spool / kStopFile).c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+  if (fd >= 0) ::close(fd);
   {
     SpoolLock lock(spool);
     lock.Lock();  // a prefetcher still fetching finishes first
@@ -142,60 +170,121 @@ void LaunchDetached(const std::vector<std::string>& argv, const fs::path& log_fi
 
 namespace {
 
-// Fetches `names` into the spool with `jobs` threads; false once one is not in the archive.
-bool FetchBatch(const SegmentFetch& fetch, const fs::path& spool,
-                const std::vector<std::string>& names, int jobs) {
-  std::atomic<bool> ended{false};
-  repo::RunParallel(names.size(), jobs, [&](std::size_t i) {
-    if (ended) return;
-    // Get() writes beside the file and renames: the spool never shows half a segment.
-    // A name missing from the archive: its end, for now.
-    if (!fetch(names[i], spool / names[i])) ended = true;
-  });
-  return !ended;
+std::set<std::string> SpooledSegments(const fs::path& spool) {
+  std::error_code ec;
+  std::set<std::string> names;
+  for (const auto& entry : fs::directory_iterator(spool, ec)) {
+    std::string name = entry.path().filename().string();
+    if (pg::IsWalSegmentName(name)) names.insert(std::move(name));
+  }
+  return names;
 }
 
-int SpooledSegments(const fs::path& spool) {
-  std::error_code ec;
-  int n = 0;
-  for (const auto& entry : fs::directory_iterator(spool, ec)) {
-    if (pg::IsWalSegmentName(entry.path().filename().string())) ++n;
-  }
-  return n;
-}
 
 bool StopRequested(const fs::path& spool) {
   std::error_code ec;
   return !fs::is_directory(spool, ec) || fs::exists(spool / kStopFile, ec);
 }
 
-// The `count` segments after `last` on its timeline.
-std::vector<std::string> SegmentsAfter(const std::string& last, int count) {
+// The segment after `last` on its timeline (empty for a name that is not a segment's).
+std::string SegmentAfter(const std::string& last) {
   const std::optional<pg::ParsedWalName> parsed = pg::ParseWalSegmentName(last);
-  std::vector<std::string> out;
-  for (int i = 1; parsed && i <= count; ++i) {
-    out.push_back(pg::WalSegmentName(parsed->timeline, parsed->segno + i));
-  }
-  return out;
+  return parsed ? pg::WalSegmentName(parsed->timeline, parsed->segno + 1) : std::string();
 }
 
-void KeepAhead(const SegmentFetch& fetch, const fs::path& spool, std::string last, int jobs,
-               int keep_ahead, std::chrono::milliseconds idle_limit) {
-  using Clock = std::chrono::steady_clock;
-  auto last_progress = Clock::now();
-  while (!StopRequested(spool)) {
-    const int room = keep_ahead - SpooledSegments(spool);
-    if (room <= 0) {
-      if (Clock::now() - last_progress > idle_limit) return;
-      std::this_thread::sleep_for(std::chrono::milliseconds(20));
-      continue;
+// Hands out the segments to fetch to the workers of RunPrefetch: first `names`, then (with
+// keep_ahead > 0) the ones after the last handed out, whenever the spool plus the fetches under
+// way hold fewer than keep_ahead. Each worker takes its next segment as soon as it is done with
+// one: workers that waited for each other at the end of every batch left the spool running dry
+// (the WAL filter's neighbouring segments made one worker of each pair read two segments).
+class SpoolFiller {
+ public:
+  SpoolFiller(fs::path spool, const std::vector<std::string>& names, int keep_ahead,
+              std::chrono::milliseconds idle_limit)
+      : spool_(std::move(spool)), initial_(names.begin(), names.end()), keep_ahead_(keep_ahead),
+        idle_limit_(idle_limit) {}
+
+  // The next segment to fetch; nullopt when the prefetch is over (end of the archive, stop
+  // requested, nobody taking from a full spool for idle_limit, or another worker failed).
+  std::optional<std::string> Next() {
+    using Clock = std::chrono::steady_clock;
+    auto idle_since = Clock::now();
+    for (;;) {
+      {
+        const std::lock_guard lock(mu_);
+        if (ended_ || StopRequested(spool_)) return std::nullopt;
+        if (!initial_.empty()) return Hand(initial_.front(), true);
+        if (keep_ahead_ <= 0 || last_.empty()) return std::nullopt;
+        if (static_cast<int>(CurrentSpool().size()) + in_flight_ < keep_ahead_) {
+          const std::string next = SegmentAfter(last_);
+          if (next.empty()) return std::nullopt;
+          return Hand(next, false);
+        }
+      }
+      if (Clock::now() - idle_since > idle_limit_) return std::nullopt;
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
     }
-    const std::vector<std::string> names = SegmentsAfter(last, std::min(room, jobs));
-    if (names.empty() || !FetchBatch(fetch, spool, names, jobs)) return;
-    last = names.back();
-    last_progress = Clock::now();
   }
-}
+
+  // `found`: the archive had it, now in the spool (false: its end, for now).
+  void Done(const std::string& name, bool found) {
+    const std::lock_guard lock(mu_);
+    --in_flight_;
+    if (found) written_.insert(name);
+    if (!found) ended_ = true;
+    std::error_code ec;
+    fs::remove(FetchingMarker(spool_, name), ec);
+  }
+  void Fail(const std::string& name) {
+    const std::lock_guard lock(mu_);
+    --in_flight_;
+    ended_ = true;
+    std::error_code ec;
+    fs::remove(FetchingMarker(spool_, name), ec);
+  }
+
+ private:
+  std::string Hand(std::string name, bool initial) {  // mu_ held
+    if (initial) initial_.pop_front();
+    last_ = name;
+    ++in_flight_;
+    // A `wal get` that misses this segment waits for it instead of fetching it too. Without
+    // the marker it only fetches it itself.
+    const int fd = ::open(FetchingMarker(spool_, name).c_str(), O_WRONLY | O_CREAT | O_CLOEXEC,
+                          0600);
+    if (fd >= 0) ::close(fd);
+    return name;
+  }
+
+  // The spooled segments PostgreSQL may still ask for (mu_ held). Once it has taken a segment
+  // written here, older ones left in the spool are stale: a `wal get` that did not find one in
+  // time fetched it itself. They are removed, or they would hold the room of segments to come
+  // (and the spool would serve fewer and fewer).
+  std::set<std::string> CurrentSpool() {
+    std::set<std::string> present = SpooledSegments(spool_);
+    auto taken = std::find_if(written_.rbegin(), written_.rend(),
+                              [&](const std::string& n) { return !present.contains(n); });
+    if (taken == written_.rend()) return present;
+    const std::string newest_taken = *taken;
+    std::error_code ec;
+    for (auto it = present.begin(); it != present.end() && *it < newest_taken;) {
+      fs::remove(spool_ / *it, ec);
+      it = present.erase(it);
+    }
+    written_.erase(written_.begin(), written_.upper_bound(newest_taken));
+    return present;
+  }
+
+  const fs::path spool_;
+  std::mutex mu_;
+  std::deque<std::string> initial_;  // guarded by mu_
+  std::string last_;                 // guarded by mu_
+  std::set<std::string> written_;    // guarded by mu_; fetched into the spool, maybe taken
+  int in_flight_ = 0;                // guarded by mu_
+  bool ended_ = false;               // guarded by mu_
+  const int keep_ahead_;
+  const std::chrono::milliseconds idle_limit_;
+};
 
 }  // namespace
 
@@ -208,8 +297,20 @@ void RunPrefetch(const WalArchive& archive, const fs::path& spool,
   const SegmentFetch get = fetch ? fetch : [&archive](const std::string& name, const fs::path& dest) {
     return archive.Get(name, dest);
   };
-  if (!FetchBatch(get, spool, names, jobs) || keep_ahead <= 0 || names.empty()) return;
-  KeepAhead(get, spool, names.back(), jobs, keep_ahead, idle_limit);
+  SpoolFiller filler(spool, names, keep_ahead, idle_limit);
+  repo::RunParallel(static_cast<std::size_t>(std::max(jobs, 1)), jobs, [&](std::size_t) {
+    while (const std::optional<std::string> name = filler.Next()) {
+      bool found = false;
+      try {
+        // The fetch writes beside the file and renames: the spool never shows half a segment.
+        found = get(*name, spool / *name);
+      } catch (...) {
+        filler.Fail(*name);  // the other workers stop too
+        throw;
+      }
+      filler.Done(*name, found);
+    }
+  });
 }
 
 }  // namespace dbmedic::wal

@@ -38,6 +38,17 @@ bool TakeFromSpool(const std::filesystem::path& spool, const std::string& name,
 std::vector<std::string> SegmentsToPrefetch(const std::filesystem::path& spool,
                                             const std::string& name, int count);
 
+// A segment the prefetcher is fetching has a marker "<name>.fetching" in the spool meanwhile.
+inline constexpr std::string_view kFetchingSuffix = ".fetching";
+
+// For a `wal get` that did not find `name` in the spool: when the prefetcher is fetching it
+// (marker present), waits until it is spooled and moves it onto `dest` (true), rather than
+// fetching it a second time on the CPU the prefetcher and the replay share. False at once when
+// it is not being fetched, when the prefetcher ends without it, or after `limit`.
+bool AwaitPrefetched(const std::filesystem::path& spool, const std::string& name,
+                     const std::filesystem::path& dest,
+                     std::chrono::milliseconds limit = std::chrono::seconds(30));
+
 // Whether a prefetcher holds the spool's lock now (then starting another one is wasted work:
 // it would find the lock held and exit).
 bool PrefetcherRunning(const std::filesystem::path& spool);
@@ -58,15 +69,18 @@ void LaunchDetached(const std::vector<std::string>& argv,
                     const std::filesystem::path& log_file = {});
 
 // Body of the background prefetcher: takes an exclusive lock on the spool (returns at once when
-// another prefetcher holds it), then fetches `names` with `jobs` threads. A name missing from the
-// archive ends the prefetch quietly (end of the archive).
+// another prefetcher holds it), then fetches `names` with `jobs` threads, each taking the next
+// segment as soon as it has written one (no batches: a worker never waits for another's
+// segment to be done). A name missing from the archive ends the prefetch quietly (end of the
+// archive).
 //
-// With keep_ahead > 0 it then stays and keeps up to keep_ahead segments in the spool, fetching
-// the ones after the last it fetched as PostgreSQL takes them: a prefetcher that stops after its
-// batch leaves replay waiting for a synchronous `wal get` (one process start and one fetch) at
-// every keep_ahead + 1 segments, which was 10 s of a 52 s replay of 1.1 GB. It ends at the end
-// of the archive, when EndPrefetch asks it to, or after idle_limit with a full spool and nobody
-// taking from it (recovery paused, a timeline switch, a server stopped).
+// With keep_ahead > 0 it then stays and keeps up to keep_ahead segments in the spool (counting
+// those being fetched), fetching the ones after the last it handed out as PostgreSQL takes
+// them: a prefetcher that stops after its batch leaves replay waiting for a synchronous `wal
+// get` (one process start and one fetch) at every keep_ahead + 1 segments, which was 10 s of a
+// 52 s replay of 1.1 GB. It ends at the end of the archive, when EndPrefetch asks it to, or
+// after idle_limit with a full spool and nobody taking from it (recovery paused, a timeline
+// switch, a server stopped).
 // How one segment gets into the spool: WalArchive::Get, or undo's filtered fetch
 // (wal/wal_filter.hpp). Returns false when the archive does not have it.
 using SegmentFetch = std::function<bool(const std::string& name, const std::filesystem::path& dest)>;

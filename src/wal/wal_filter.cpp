@@ -1,6 +1,10 @@
 #include "wal/wal_filter.hpp"
 
+#include <sys/mman.h>
+
 #include <algorithm>
+#include <chrono>
+#include <cstring>
 #include <span>
 
 #include <fmt/format.h>
@@ -64,51 +68,104 @@ pg::NeutralizeResult WalFilter::Apply(std::string_view name, std::string& conten
 }
 
 namespace {
-constexpr std::size_t kRecentSegments = 4;  // 64 MB of 16 MB segments
+
+// Originals kept for the neighbours: the prefetcher's workers take consecutive segments, so a
+// segment's neighbours are at most a few segments away from the newest one read.
+constexpr std::size_t kRecentSegments = 6;
+
+// Room for an uncompressed object's one extra byte (WalArchive::ReadInto) without a reallocation.
+constexpr std::size_t kSlack = 64 * 1024;
+
+// A new buffer whose pages fault in 2 MB at a time: reserved (a large malloc is its own mapping,
+// not touched yet), advised, then filled.
+std::unique_ptr<std::string> NewBuffer(std::size_t size) {
+  auto buffer = std::make_unique<std::string>();
+  buffer->reserve(size + kSlack);
+  constexpr std::uintptr_t kHuge = 2 * 1024 * 1024;
+  const auto begin = reinterpret_cast<std::uintptr_t>(buffer->data());
+  const std::uintptr_t first = (begin + kHuge - 1) & ~(kHuge - 1);
+  const std::uintptr_t last = (begin + size + kSlack) & ~(kHuge - 1);
+  // Only advice: without transparent huge pages the buffer faults in 4 kB pages, once.
+  if (last > first) ::madvise(reinterpret_cast<void*>(first), last - first, MADV_HUGEPAGE);
+  buffer->resize(size);
+  return buffer;
+}
+
 }  // namespace
+
+std::shared_ptr<std::string> SegmentBufferPool::Take(std::size_t size) {
+  std::unique_ptr<std::string> buffer;
+  {
+    const std::lock_guard lock(mu_);
+    if (!free_.empty()) {
+      buffer = std::move(free_.back());
+      free_.pop_back();
+    }
+  }
+  if (!buffer) {
+    buffer = NewBuffer(size);
+  } else if (buffer->size() != size) {
+    buffer->resize(size);
+  }
+  return {buffer.release(), [this](std::string* returned) {
+            const std::lock_guard lock(mu_);
+            free_.emplace_back(returned);
+          }};
+}
 
 ArchiveWalFilter::ArchiveWalFilter(const WalArchive& archive, WalFilter filter,
                                    std::filesystem::path stats)
     : archive_(archive), filter_(std::move(filter)), stats_(std::move(stats)) {}
 
 bool ArchiveWalFilter::Get(const std::string& name, const std::filesystem::path& dest) {
+  using Clock = std::chrono::steady_clock;
+  const auto began = Clock::now();
   const std::shared_ptr<const std::string> original = Original(name);
   if (!original) return false;
-  std::string content = *original;
-  const std::optional<pg::ParsedWalName> parsed = pg::ParseWalSegmentName(name, content.size());
-  if (parsed && pg::wal::IsValidSegmentSize(content.size())) {
-    // Neighbours on the same timeline: across a timeline switch neither side finds the other,
-    // so both leave a record crossing that boundary as it is (they must agree).
-    auto neighbour = [this, &parsed, size = content.size()](std::int64_t delta) {
-      return [this, &parsed, size, delta]() -> std::shared_ptr<const std::string> {
-        const auto segno = static_cast<std::uint64_t>(static_cast<std::int64_t>(parsed->segno) +
-                                                      delta);
-        const std::string neighbour_name = pg::WalSegmentName(parsed->timeline, segno, size);
-        try {
-          return Original(neighbour_name);
-        } catch (const Error& e) {
-          // Then that segment is not served either (its own fetch fails the same way).
-          spdlog::warn("wal filter: cannot read the neighbouring segment {}: {}", neighbour_name,
-                       e.what());
-          return nullptr;
-        }
-      };
-    };
-    pg::WalNeighbors neighbors;
-    if (parsed->segno > 0) neighbors.previous = neighbour(-1);
-    neighbors.next = neighbour(+1);
-    const pg::NeutralizeResult r = filter_.Apply(name, content, neighbors);
-    spdlog::debug("wal filter: {}: {} of {} records skipped ({} bytes)", name, r.neutralized,
-                  r.records, r.bytes);
-    if (!stats_.empty()) {
+  const std::optional<pg::ParsedWalName> parsed = pg::ParseWalSegmentName(name, original->size());
+  if (!parsed || !pg::wal::IsValidSegmentSize(original->size())) {
+    WriteThroughRename(dest, *original);
+    return true;
+  }
+  // The rewrite goes into a copy: the neighbours' rewrites read this segment's original bytes.
+  const std::shared_ptr<std::string> content = pool_.Take(original->size());
+  std::memcpy(content->data(), original->data(), original->size());
+  // Neighbours on the same timeline: across a timeline switch neither side finds the other,
+  // so both leave a record crossing that boundary as it is (they must agree).
+  auto neighbour = [this, &parsed, size = original->size()](std::int64_t delta) {
+    return [this, &parsed, size, delta]() -> std::shared_ptr<const std::string> {
+      const auto segno = static_cast<std::uint64_t>(static_cast<std::int64_t>(parsed->segno) +
+                                                    delta);
+      const std::string neighbour_name = pg::WalSegmentName(parsed->timeline, segno, size);
       try {
-        core::AppendLine(stats_, fmt::format("{} {}", r.neutralized, r.bytes));
+        return Original(neighbour_name);
       } catch (const Error& e) {
-        spdlog::warn("wal filter: cannot count what was skipped: {}", e.what());  // not fatal
+        // Then that segment is not served either (its own fetch fails the same way).
+        spdlog::warn("wal filter: cannot read the neighbouring segment {}: {}", neighbour_name,
+                     e.what());
+        return nullptr;
       }
+    };
+  };
+  pg::WalNeighbors neighbors;
+  if (parsed->segno > 0) neighbors.previous = neighbour(-1);
+  neighbors.next = neighbour(+1);
+  const auto read = Clock::now();
+  const pg::NeutralizeResult r = filter_.Apply(name, *content, neighbors);
+  const auto filtered = Clock::now();
+  if (!stats_.empty()) {
+    try {
+      core::AppendLine(stats_, fmt::format("{} {}", r.neutralized, r.bytes));
+    } catch (const Error& e) {
+      spdlog::warn("wal filter: cannot count what was skipped: {}", e.what());  // not fatal
     }
   }
-  WriteThroughRename(dest, content);
+  WriteThroughRename(dest, *content);
+  auto ms = [](auto d) { return std::chrono::duration<double, std::milli>(d).count(); };
+  spdlog::debug("wal filter: {}: {} of {} records skipped ({} bytes); read {:.1f} ms, filter "
+                "{:.1f} ms, write {:.1f} ms",
+                name, r.neutralized, r.records, r.bytes, ms(read - began), ms(filtered - read),
+                ms(Clock::now() - filtered));
   return true;
 }
 
@@ -123,9 +180,7 @@ std::shared_ptr<const std::string> ArchiveWalFilter::Original(const std::string&
   }
   std::shared_ptr<const std::string> content;
   try {
-    if (const std::optional<ArchivedFile> file = archive_.Find(name)) {
-      content = std::make_shared<const std::string>(archive_.Read(*file));
-    }
+    content = ReadOriginal(name);
   } catch (...) {
     const std::lock_guard lock(mu_);
     reading_.erase(name);
@@ -140,6 +195,16 @@ std::shared_ptr<const std::string> ArchiveWalFilter::Original(const std::string&
   }
   read_.notify_all();
   return content;
+}
+
+// Decompressed and verified into pooled buffers; nullptr when the archive has no `name`.
+std::shared_ptr<const std::string> ArchiveWalFilter::ReadOriginal(const std::string& name) {
+  const std::optional<ArchivedFile> file = archive_.Find(name);
+  if (!file) return nullptr;
+  const std::shared_ptr<std::string> stored = pool_.Take(file->raw_size);
+  std::shared_ptr<std::string> raw = pool_.Take(file->raw_size);
+  archive_.ReadInto(*file, *stored, *raw);
+  return raw;
 }
 
 }  // namespace dbmedic::wal

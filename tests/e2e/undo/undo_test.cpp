@@ -2,7 +2,8 @@
 // keys in and out comes back with its indexes, constraints, sequence value and grants; a
 // truncated table gets its rows back; a DELETE without WHERE is undone while another session
 // keeps writing; a table dropped and recreated under the same name is refused unless --into;
-// rows changed since the incident are refused unless --on-conflict; --dry-run changes nothing.
+// rows changed since the incident are refused unless --on-conflict; --dry-run changes nothing;
+// a table of user-defined types (enum, arrays of it) comes back identical too.
 // One cluster and one backup for the suite; each test works on its own tables.
 #include <gtest/gtest.h>
 
@@ -46,6 +47,14 @@ class UndoTest : public ::testing::Test {
     c.Sql("INSERT INTO sessions SELECT g, md5(g::text) FROM generate_series(1, 100) g");
     c.Sql("CREATE TABLE prices (id int PRIMARY KEY, price numeric)");
     c.Sql("INSERT INTO prices SELECT g, g FROM generate_series(1, 1000) g");
+    // User-defined types: their rows are copied in text form (binary arrays name type OIDs).
+    c.Sql("CREATE TYPE mood AS ENUM ('sad', 'ok', 'happy')");
+    c.Sql("CREATE TABLE moods (id int PRIMARY KEY, mood mood NOT NULL, history mood[], "
+          "tags text[], at timestamptz, score numeric(6,2))");
+    c.Sql("INSERT INTO moods SELECT g, (ARRAY['sad','ok','happy'])[1 + g % 3]::mood, "
+          "ARRAY['ok', 'happy']::mood[], ARRAY['a' || g, NULL, 'b'], "
+          "'2026-01-01 00:00:00+00'::timestamptz + g * interval '1 hour', g / 7.0 "
+          "FROM generate_series(1, 500) g");
     // Relations undo never reads: the side cluster leaves them sparse (rescue/side_files.hpp).
     c.Sql("CREATE TABLE bulk AS SELECT g AS id, md5(g::text) AS v FROM generate_series(1, "
           "100000) g");
@@ -119,6 +128,20 @@ TEST_F(UndoTest, DroppedTableWithForeignKeysInAndOutComesBackWithEverything) {
   EXPECT_EQ(Live().Scalar("INSERT INTO users (team_id, email) VALUES (1, 'new@example.org') "
                           "RETURNING id::text || ' ' || (created = '2026-01-01 00:00:00+00')"),
             "2001 true");
+}
+
+TEST_F(UndoTest, DroppedTableOfUserDefinedTypesComesBackIdentical) {
+  const std::string before = Md5("moods");
+  const std::string time = Now();
+  Live().Sql("DROP TABLE moods");
+
+  const core::ProcessResult r = Undo({"--table", "public.moods", "--before", time, "--yes"});
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  EXPECT_NE(r.out.find("public.moods: 500 row(s) brought back"), std::string::npos) << r.out;
+  EXPECT_EQ(Md5("moods"), before);
+  EXPECT_EQ(Live().Scalar("SELECT format_type(atttypid, atttypmod) FROM pg_attribute WHERE "
+                          "attrelid = 'moods'::regclass AND attname = 'history'"),
+            "mood[]");
 }
 
 // Every test of this suite runs with the repository's catalog, so with the selective restore;

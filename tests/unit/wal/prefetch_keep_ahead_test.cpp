@@ -103,6 +103,32 @@ TEST_F(PrefetchKeepAheadTest, EndPrefetchStopsAPrefetcherWaitingForATaker) {
   EXPECT_FALSE(fs::exists(spool()));
 }
 
+TEST_F(PrefetchKeepAheadTest, RemovesASegmentLeftBehindOnceALaterOneIsTaken) {
+  std::thread prefetcher([&] {
+    RunPrefetch(*archive_, spool(), {Segment(4)}, 2, /*keep_ahead=*/3, std::chrono::hours(1));
+  });
+  while (Spooled().size() < 3) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  // Segment 4 was served by a `wal get` that did not find it in time: PostgreSQL takes 5 next,
+  // and 4 would hold a place in the spool for ever.
+  EXPECT_EQ(Take(Segment(5)), FakeContent(5));
+  while (Spooled() != std::vector<std::string>{Segment(6), Segment(7), Segment(8)}) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  EndPrefetch(spool());
+  prefetcher.join();
+}
+
+TEST_F(PrefetchKeepAheadTest, NoFetchingMarkerIsLeftOnceTheSegmentsAreSpooled) {
+  RunPrefetch(*archive_, spool(), {Segment(4), Segment(5)}, 2);
+  std::vector<std::string> markers;
+  for (const auto& e : fs::directory_iterator(spool())) {
+    if (e.path().filename().string().ends_with(kFetchingSuffix)) {
+      markers.push_back(e.path().filename().string());
+    }
+  }
+  EXPECT_TRUE(markers.empty()) << markers.front();
+}
+
 TEST_F(PrefetchKeepAheadTest, WithoutKeepAheadOnlyTheBatchIsFetched) {
   RunPrefetch(*archive_, spool(), {Segment(4), Segment(5)}, 2);
   EXPECT_EQ(Spooled(), (std::vector<std::string>{Segment(4), Segment(5)}));

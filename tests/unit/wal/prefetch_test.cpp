@@ -1,11 +1,14 @@
 // The prefetch spool of `wal get`: which segments to fetch next, and serving from the spool.
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <filesystem>
+#include <thread>
 
 #include "core/fs.hpp"
 #include "core/subprocess.hpp"
 #include "wal/prefetch.hpp"
+#include "wal/spool_lock.hpp"
 
 namespace dbmedic::wal {
 namespace {
@@ -42,6 +45,44 @@ TEST(Prefetch, TakeOfAnUnspooledSegmentIsFalse) {
   core::TempDir dir("prefetch");
   EXPECT_FALSE(TakeFromSpool(dir.path() / "absent", "000000010000000000000003",
                              dir.path() / "RECOVERYXLOG"));
+}
+
+TEST(Prefetch, AwaitOfASegmentNobodyFetchesIsFalseAndWritesNothing) {
+  core::TempDir dir("prefetch");
+  const fs::path spool = dir.path() / std::string(kSpoolDirName);
+  core::MakeDirs(spool);
+  EXPECT_FALSE(AwaitPrefetched(spool, "000000010000000000000003", dir.path() / "RECOVERYXLOG"));
+  EXPECT_FALSE(fs::exists(dir.path() / "RECOVERYXLOG"));
+}
+
+TEST(Prefetch, AwaitTakesTheSegmentThePrefetcherIsFetching) {
+  core::TempDir dir("prefetch");
+  const fs::path spool = dir.path() / std::string(kSpoolDirName);
+  core::MakeDirs(spool);
+  const std::string name = "000000010000000000000003";
+  SpoolLock prefetcher(spool);
+  ASSERT_TRUE(prefetcher.TryLock());
+  core::AtomicWriteFile(spool / (name + std::string(kFetchingSuffix)), "");
+  std::thread fetch([&] {  // what the prefetcher does once the segment is fetched
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    core::AtomicWriteFile(spool / name, "fetched");
+    fs::remove(spool / (name + std::string(kFetchingSuffix)));
+  });
+  const bool taken = AwaitPrefetched(spool, name, dir.path() / "RECOVERYXLOG");
+  fetch.join();
+  ASSERT_TRUE(taken);
+  EXPECT_EQ(core::ReadFile(dir.path() / "RECOVERYXLOG"), "fetched");
+}
+
+TEST(Prefetch, AwaitGivesUpWhenThePrefetcherLeftItsMarkerBehind) {
+  core::TempDir dir("prefetch");
+  const fs::path spool = dir.path() / std::string(kSpoolDirName);
+  core::MakeDirs(spool);
+  const std::string name = "000000010000000000000003";
+  // A prefetcher killed while fetching: its marker stays, its lock is gone.
+  core::AtomicWriteFile(spool / (name + std::string(kFetchingSuffix)), "");
+  EXPECT_FALSE(AwaitPrefetched(spool, name, dir.path() / "RECOVERYXLOG"));
+  EXPECT_FALSE(fs::exists(dir.path() / "RECOVERYXLOG"));
 }
 
 // What PostgreSQL does with restore_command: %f and %p substituted, run by /bin/sh in the data

@@ -106,6 +106,46 @@ TEST_F(WalArchiveTest, DamagedObjectIsReportedAsCorrupt) {
   }
 }
 
+TEST_F(WalArchiveTest, ReadIntoReusedBuffersGivesEachSegmentItsOwnBytes) {
+  const std::string first = FakeSegment(kSysid, 11);
+  const std::string second = FakeSegment(kSysid, 12);
+  archive_->PushContent("000000010000000000000011", first);
+  archive_->PushContent("000000010000000000000012", second);
+  std::string stored;
+  std::string raw;
+  archive_->ReadInto(*archive_->Find("000000010000000000000011"), stored, raw);
+  EXPECT_EQ(raw, first);
+  archive_->ReadInto(*archive_->Find("000000010000000000000012"), stored, raw);
+  EXPECT_EQ(raw, second);
+}
+
+TEST_F(WalArchiveTest, ReadIntoOfAnUncompressedArchiveGivesTheBytes) {
+  repo::CodecSettings plain;
+  plain.compression = repo::Compression::kNone;
+  WalArchive archive(*repository_, plain);
+  const std::string seg = FakeSegment(kSysid, 13);
+  archive.PushContent("000000010000000000000013", seg);
+  std::string stored;
+  std::string raw(3 * seg.size(), 'x');  // a larger buffer from an earlier use
+  archive.ReadInto(*archive.Find("000000010000000000000013"), stored, raw);
+  EXPECT_EQ(raw, seg);
+}
+
+TEST_F(WalArchiveTest, ReadIntoOfADamagedObjectIsCorrupt) {
+  archive_->PushContent("000000010000000000000014", FakeSegment(kSysid, 14));
+  const ArchivedFile f = *archive_->Find("000000010000000000000014");
+  memory_->Put(f.object, repo::Compress(repo::CodecSettings{}, FakeSegment(kSysid, 15)));
+  std::string stored;
+  std::string raw;
+  try {
+    archive_->ReadInto(f, stored, raw);
+    FAIL() << "expected corruption";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), ErrorCode::kCorrupt);
+    EXPECT_NE(std::string(e.what()).find("is damaged"), std::string::npos) << e.what();
+  }
+}
+
 TEST_F(WalArchiveTest, GetOfAMissingFileWritesNothing) {
   core::TempDir dir("wal-unit");
   EXPECT_FALSE(archive_->Get("0000000100000000000000AA", dir.path() / "RECOVERYXLOG"));
