@@ -35,15 +35,11 @@ std::optional<std::string_view> InvokedCommand(int argc, const char* const* argv
   for (int i = 1; i < argc; ++i) {
     const std::string_view arg = argv[i];
     if (!arg.starts_with('-')) return arg;
-    if (std::find(std::begin(kWithValue), std::end(kWithValue), arg) != std::end(kWithValue)) {
-      ++i;  // its value
-      continue;
-    }
     const std::string_view name = arg.substr(0, arg.find('='));
-    const bool global_with_equals =
-        arg.find('=') != std::string_view::npos &&
-        std::find(std::begin(kWithValue), std::end(kWithValue), name) != std::end(kWithValue);
-    if (!global_with_equals) return std::nullopt;
+    if (std::find(std::begin(kWithValue), std::end(kWithValue), name) == std::end(kWithValue)) {
+      return std::nullopt;
+    }
+    if (name == arg) ++i;  // the value is the next argument
   }
   return std::nullopt;
 }

@@ -17,6 +17,24 @@ constexpr std::size_t kHugePage = std::size_t{2} << 20;
 
 }  // namespace
 
+std::size_t RoundedToHugePages(std::size_t size) {
+  return (std::max<std::size_t>(size, 1) + kHugePage - 1) / kHugePage * kHugePage;
+}
+
+void* MapHugePages(std::size_t size) {
+  const std::size_t rounded = RoundedToHugePages(size);
+  // Linux places anonymous mappings of 2 MiB and more on a 2 MiB boundary, so the whole range
+  // can be backed by huge pages.
+  void* p = ::mmap(nullptr, rounded, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (p == MAP_FAILED) return nullptr;
+  ::madvise(p, rounded, MADV_HUGEPAGE);  // advice only: 4 kB pages still work
+  return p;
+}
+
+void UnmapHugePages(void* p, std::size_t size) noexcept {
+  if (p != nullptr) ::munmap(p, RoundedToHugePages(size));
+}
+
 HugePageBuffer::HugePageBuffer(std::size_t size) { Reserve(size); }
 
 HugePageBuffer::~HugePageBuffer() { Release(); }
@@ -36,21 +54,18 @@ HugePageBuffer& HugePageBuffer::operator=(HugePageBuffer&& other) noexcept {
 char* HugePageBuffer::Reserve(std::size_t size) {
   if (size <= capacity_ && data_ != nullptr) return data_;
   Release();
-  const std::size_t rounded = (std::max<std::size_t>(size, 1) + kHugePage - 1) / kHugePage * kHugePage;
-  // Linux places anonymous mappings of 2 MiB and more on a 2 MiB boundary, so the whole range
-  // can be backed by huge pages.
-  void* p = ::mmap(nullptr, rounded, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-  if (p == MAP_FAILED) {
-    throw SystemError(errno, "allocate a buffer of", std::to_string(rounded) + " bytes");
+  void* p = MapHugePages(size);
+  if (p == nullptr) {
+    throw SystemError(errno, "allocate a buffer of",
+                      std::to_string(RoundedToHugePages(size)) + " bytes");
   }
-  ::madvise(p, rounded, MADV_HUGEPAGE);  // advice only: 4 kB pages still work
   data_ = static_cast<char*>(p);
-  capacity_ = rounded;
+  capacity_ = RoundedToHugePages(size);
   return data_;
 }
 
 void HugePageBuffer::Release() noexcept {
-  if (data_ != nullptr) ::munmap(data_, capacity_);
+  UnmapHugePages(data_, capacity_);
   data_ = nullptr;
   capacity_ = 0;
 }

@@ -11,6 +11,13 @@
 
 namespace dbmedic::core {
 
+// `size` rounded up to whole 2 MiB pages.
+std::size_t RoundedToHugePages(std::size_t size);
+// An anonymous mapping of RoundedToHugePages(size) bytes advised MADV_HUGEPAGE, or nullptr when
+// mmap fails (errno set). For allocators that own their blocks; release with UnmapHugePages.
+void* MapHugePages(std::size_t size);
+void UnmapHugePages(void* p, std::size_t size) noexcept;
+
 class HugePageBuffer {
  public:
   HugePageBuffer() = default;

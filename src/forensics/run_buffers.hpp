@@ -5,8 +5,6 @@
 // and a merged run's lists are handed to the next run with their memory already faulted in.
 #pragma once
 
-#include <sys/mman.h>
-
 #include <cstddef>
 #include <limits>
 #include <memory>
@@ -14,15 +12,16 @@
 #include <new>
 #include <vector>
 
+#include "core/huge_buffer.hpp"
+
 namespace dbmedic::forensics {
 
-// std::allocator, except that blocks of kHugeFrom bytes and more are anonymous mappings advised
-// MADV_HUGEPAGE: they fault 2 MiB at a time instead of 4 kB.
+// std::allocator, except that blocks of kHugeFrom bytes and more are huge-page mappings
+// (core::MapHugePages): they fault 2 MiB at a time instead of 4 kB.
 template <typename T>
 struct HugePageAllocator {
   using value_type = T;
   static constexpr std::size_t kHugeFrom = std::size_t{1} << 20;
-  static constexpr std::size_t kHugePage = std::size_t{2} << 20;
 
   HugePageAllocator() = default;
   template <typename U>
@@ -32,10 +31,8 @@ struct HugePageAllocator {
     if (n > std::numeric_limits<std::size_t>::max() / sizeof(T)) throw std::bad_array_new_length();
     const std::size_t bytes = n * sizeof(T);
     if (bytes < kHugeFrom) return std::allocator<T>().allocate(n);
-    void* p = ::mmap(nullptr, Rounded(bytes), PROT_READ | PROT_WRITE,
-                     MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    if (p == MAP_FAILED) throw std::bad_alloc();
-    ::madvise(p, Rounded(bytes), MADV_HUGEPAGE);  // advice only: 4 kB pages still work
+    void* p = core::MapHugePages(bytes);
+    if (p == nullptr) throw std::bad_alloc();
     return static_cast<T*>(p);
   }
   void deallocate(T* p, std::size_t n) noexcept {
@@ -43,13 +40,10 @@ struct HugePageAllocator {
     if (bytes < kHugeFrom) {
       std::allocator<T>().deallocate(p, n);
     } else {
-      ::munmap(p, Rounded(bytes));
+      core::UnmapHugePages(p, bytes);
     }
   }
   friend bool operator==(const HugePageAllocator&, const HugePageAllocator&) { return true; }
-
- private:
-  static std::size_t Rounded(std::size_t bytes) { return (bytes + kHugePage - 1) / kHugePage * kHugePage; }
 };
 
 template <typename T>

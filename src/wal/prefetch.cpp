@@ -63,9 +63,20 @@ std::vector<std::string> SegmentsToPrefetch(const fs::path& spool, const std::st
   return out;
 }
 
+namespace {
+
+// Creates an empty file that only signals something to another process: no fsync, and a
+// failure only loses the signal.
+void TouchSignalFile(const fs::path& path) {
+  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+  if (fd >= 0) ::close(fd);
+}
+
 fs::path FetchingMarker(const fs::path& spool, const std::string& name) {
   return spool / (name + std::string(kFetchingSuffix));
 }
+
+}  // namespace
 
 bool AwaitPrefetched(const fs::path& spool, const std::string& name, const fs::path& dest,
                      std::chrono::milliseconds limit) {
@@ -104,8 +115,7 @@ std::uint64_t EndPrefetch(const fs::path& spool) {
   if (!fs::is_directory(spool, ec)) return 0;
   // A prefetcher keeping the spool full would otherwise wait for a taker until its idle limit.
   // Only a signal to it (no fsync): it runs at the end of recovery, which waits for it.
-  const int fd = ::open((spool / kStopFile).c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
-  if (fd >= 0) ::close(fd);
+  TouchSignalFile(spool / kStopFile);
   {
     SpoolLock lock(spool);
     lock.Lock();  // a prefetcher still fetching finishes first
@@ -229,30 +239,30 @@ class SpoolFiller {
   // `found`: the archive had it, now in the spool (false: its end, for now).
   void Done(const std::string& name, bool found) {
     const std::lock_guard lock(mu_);
-    --in_flight_;
     if (found) written_.insert(name);
-    if (!found) ended_ = true;
-    std::error_code ec;
-    fs::remove(FetchingMarker(spool_, name), ec);
+    Finish(name, !found);
   }
   void Fail(const std::string& name) {
     const std::lock_guard lock(mu_);
+    Finish(name, true);
+  }
+
+ private:
+  // `name` is no longer in flight; `end`: no more segments after it (mu_ held).
+  void Finish(const std::string& name, bool end) {
     --in_flight_;
-    ended_ = true;
+    ended_ = ended_ || end;
     std::error_code ec;
     fs::remove(FetchingMarker(spool_, name), ec);
   }
 
- private:
   std::string Hand(std::string name, bool initial) {  // mu_ held
     if (initial) initial_.pop_front();
     last_ = name;
     ++in_flight_;
     // A `wal get` that misses this segment waits for it instead of fetching it too. Without
     // the marker it only fetches it itself.
-    const int fd = ::open(FetchingMarker(spool_, name).c_str(), O_WRONLY | O_CREAT | O_CLOEXEC,
-                          0600);
-    if (fd >= 0) ::close(fd);
+    TouchSignalFile(FetchingMarker(spool_, name));
     return name;
   }
 
