@@ -32,6 +32,21 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
+// Logs at debug level how long each phase of one backup took: where to look when a backup is
+// slower than expected (`--log-level debug`).
+class PhaseClock {
+ public:
+  void Lap(const std::string& label, std::string_view phase) {
+    const auto now = Clock::now();
+    spdlog::debug("backup {}: {} took {:.1f} ms", label, phase,
+                  std::chrono::duration<double, std::milli>(now - last_).count());
+    last_ = now;
+  }
+
+ private:
+  Clock::time_point last_ = Clock::now();
+};
+
 std::int64_t NowEpoch() {
   return std::chrono::duration_cast<std::chrono::seconds>(
              std::chrono::system_clock::now().time_since_epoch())
@@ -505,6 +520,7 @@ BackupResult RunBackup(const core::Config& config, const BackupOptions& options)
 BackupResult RunBackup(const core::Config& config, repo::Repository& repository,
                        const BackupOptions& options) {
   const auto began = Clock::now();
+  PhaseClock phases;
   // Held until the manifest is saved: a second backup fails fast instead of removing this one's
   // files as "interrupted" (RemoveIncomplete) or racing it for a label.
   const repo::RepositoryLock lock = repo::LockRepository(repository, "backup");
@@ -512,12 +528,15 @@ BackupResult RunBackup(const core::Config& config, repo::Repository& repository,
   const repo::ClusterIdentity id = repo::ReadClusterIdentity(conn);
   repository.CheckCluster(id.system_identifier);
   CheckVersion(repository, id.pg_version_num);
+  phases.Lap("", "locking the repository, connecting, checking the cluster");
 
   BackupResult result;
   RemoveIncomplete(repository, result.removed_incomplete);
+  phases.Lap("", "removing interrupted backups");
 
   repo::Manifest& m = result.manifest;
   const std::optional<repo::Manifest> reference = PlanReference(config, repository, conn, m);
+  phases.Lap("", "choosing the reference backup");
   m.label = NewLabel(repository, ParseBackupType(m.type));
   m.system_identifier = id.system_identifier;
   m.pg_version_num = id.pg_version_num;
@@ -530,30 +549,36 @@ BackupResult RunBackup(const core::Config& config, repo::Repository& repository,
   const fs::path data_dir = conn.Scalar("SHOW data_directory");
   const auto seg_size = static_cast<std::uint64_t>(
       std::stoull(conn.Scalar("SELECT setting FROM pg_settings WHERE name = 'wal_segment_size'")));
+  phases.Lap(m.label, "reading settings");
 
   spdlog::info("backup {}: starting (checkpoint) on {}", m.label, conn.Describe());
   m.start_time = NowEpoch();
   const StartInfo start = StartBackup(conn, m.label, fmt::format("dbmedic_backup_{}", ::getpid()));
   m.start_lsn = start.lsn.ToString();
   m.timeline = static_cast<std::uint32_t>(std::stoul(start.wal_name.substr(0, 8), nullptr, 16));
+  phases.Lap(m.label, "pg_backup_start (checkpoint)");
 
   DataDirPlan plan = ScanDataDirectory(data_dir);
   m.directories = plan.directories;
   m.tablespaces = plan.tablespaces;
+  phases.Lap(m.label, "scanning the data directory");
   const int jobs = repo::EffectiveJobs(static_cast<int>(config.Int("backup.jobs")));
   std::optional<pg::BlockSummary> summary;
   if (reference && config.Bool("backup.incremental_from_wal")) {
     summary = SummariseSinceReference(data_dir, *reference, m, options, jobs,
                                       SharedMainForkBytes(plan, *reference), result.wal_summary);
   }
+  phases.Lap(m.label, "summarising the WAL");
   Copier copier(repository.storage(), {m.label, codec, start.lsn.value}, jobs, options, m.chunk_size);
   AddDataFiles(copier, plan, id.data_checksums, reference, summary ? &*summary : nullptr,
                result.wal_summary);
+  phases.Lap(m.label, "planning the copy");
   spdlog::info("backup {} ({}{}): copying {} files ({} bytes) with {} jobs", m.label, m.type,
                reference ? " of " + reference->label : "", plan.files.size(), plan.total_bytes,
                jobs);
   copier.Run();
   result.wal_summary.pages_read = copier.pages_read();
+  phases.Lap(m.label, "copying the files");
   if (reference) {
     spdlog::info("backup {}: relation files shared with the reference: {} read from the WAL "
                  "summary ({} pages), {} read page by page, {} copied whole",
@@ -562,14 +587,17 @@ BackupResult RunBackup(const core::Config& config, repo::Repository& repository,
   }
 
   const StopInfo stop = StopBackup(conn);
+  phases.Lap(m.label, "pg_backup_stop");
   m.stop_lsn = stop.lsn.ToString();
   m.stop_time = NowEpoch();
   m.stop_time_micros = stop.server_micros;
   conn.ExecParams("SELECT pg_drop_replication_slot($1)", {fmt::format("dbmedic_backup_{}", ::getpid())});
+  phases.Lap(m.label, "dropping the slot");
   AddWal(copier, data_dir, start, stop, seg_size);
   AddInline(copier, "backup_label", stop.label_file);
   if (!stop.tablespace_map.empty()) AddInline(copier, "tablespace_map", stop.tablespace_map);
   copier.Run();
+  phases.Lap(m.label, "copying the WAL and backup_label");
 
   m.files = copier.Entries();
   for (const repo::FileEntry& f : m.files) {
@@ -585,8 +613,11 @@ BackupResult RunBackup(const core::Config& config, repo::Repository& repository,
     }
   }
   m.duration_seconds = std::chrono::duration<double>(Clock::now() - began).count();
+  phases.Lap(m.label, "assembling the manifest");
   repository.storage().Sync(repo::Repository::BackupDir(m.label));
+  phases.Lap(m.label, "syncing the backup directory");
   repository.SaveManifest(m);
+  phases.Lap(m.label, "saving the manifest");
   spdlog::info("backup {}: done, LSN {} .. {}, {} bytes stored in {:.1f} s", m.label, m.start_lsn,
                m.stop_lsn, m.repository_size, m.duration_seconds);
   return result;

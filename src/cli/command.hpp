@@ -26,8 +26,9 @@ class Context {
   std::map<std::string, std::string> overrides;           // config key -> value from flags
   int exit_code = 0;                                      // set by a command that fails softly
   // Set by the commands PostgreSQL runs once per WAL file (wal push / wal get), whose every
-  // millisecond it waits for: main() then ends the process without destroying the command tree
-  // and static objects (a few ms of frees and library clean-up that change nothing on disk).
+  // millisecond it waits for, and by a successful backup (whose manifests and libraries take
+  // tens of ms to tear down): main() then ends the process without destroying the command tree
+  // and static objects (frees and library clean-up that change nothing on disk).
   bool skip_teardown = false;
 
   // Loads the configuration once (option > env > file > default) and returns it: the one of the

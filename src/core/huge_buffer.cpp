@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdint>
 #include <fstream>
 #include <string>
 #include <utility>
@@ -33,6 +34,22 @@ void* MapHugePages(std::size_t size) {
 
 void UnmapHugePages(void* p, std::size_t size) noexcept {
   if (p != nullptr) ::munmap(p, RoundedToHugePages(size));
+}
+
+void ReserveWithHugePages(std::string& s, std::size_t size) {
+  if (s.capacity() >= size) return;
+  if (size < kHugePage) {
+    s.reserve(size);
+    return;
+  }
+  // One huge page more, so that `size` bytes past the first boundary fit.
+  s.reserve(RoundedToHugePages(size) + kHugePage);
+  const auto begin = reinterpret_cast<std::uintptr_t>(s.data());
+  const std::uintptr_t first = (begin + kHugePage - 1) & ~(kHugePage - 1);
+  const std::uintptr_t last = (begin + s.capacity()) & ~(kHugePage - 1);
+  if (last > first) {
+    ::madvise(reinterpret_cast<void*>(first), last - first, MADV_HUGEPAGE);  // advice only
+  }
 }
 
 HugePageBuffer::HugePageBuffer(std::size_t size) { Reserve(size); }

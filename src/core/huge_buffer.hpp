@@ -8,6 +8,7 @@
 #pragma once
 
 #include <cstddef>
+#include <string>
 
 namespace dbmedic::core {
 
@@ -17,6 +18,13 @@ std::size_t RoundedToHugePages(std::size_t size);
 // mmap fails (errno set). For allocators that own their blocks; release with UnmapHugePages.
 void* MapHugePages(std::size_t size);
 void UnmapHugePages(void* p, std::size_t size) noexcept;
+
+// Gives `s` a capacity of at least `size` bytes and, when that is 2 MiB or more, advises the
+// 2 MiB-aligned part of its storage MADV_HUGEPAGE. For the large buffers that must stay
+// std::string (the codec and storage interfaces take one): filled for the first time, they then
+// fault in 2 MiB pages instead of 4 kB ones. The bytes before the first 2 MiB boundary (less than
+// 2 MiB) still fault in 4 kB pages. Content is kept.
+void ReserveWithHugePages(std::string& s, std::size_t size);
 
 class HugePageBuffer {
  public:

@@ -13,6 +13,7 @@
 #include <fmt/format.h>
 
 #include "core/error.hpp"
+#include "core/huge_buffer.hpp"
 
 namespace dbmedic::repo {
 namespace {
@@ -105,6 +106,7 @@ std::string_view CompressInto(const CodecSettings& settings, std::string_view ra
     return buffer;
   }
   const std::size_t bound = ZSTD_compressBound(raw.size());
+  core::ReserveWithHugePages(buffer, bound);
   if (buffer.size() < bound) buffer.resize(bound);
   const size_t n = ZSTD_compressCCtx(ThreadCctx(), buffer.data(), buffer.size(), raw.data(),
                                      raw.size(), settings.level);
@@ -130,6 +132,7 @@ void DecompressInto(Compression compression, std::string_view stored, std::uint6
     out.assign(stored);
     return;
   }
+  core::ReserveWithHugePages(out, raw_size);
   out.resize(raw_size);
   if (compression == Compression::kZstd) {
     size_t n = ZSTD_decompressDCtx(ThreadDctx(), out.data(), out.size(), stored.data(), stored.size());

@@ -8,6 +8,7 @@
 #include <fmt/format.h>
 
 #include "core/error.hpp"
+#include "core/huge_buffer.hpp"
 
 namespace dbmedic::storage {
 
@@ -67,6 +68,7 @@ void PwriteAll(int fd, std::string_view data, std::uint64_t offset, const std::s
 
 void PreadUpTo(int fd, std::string& out, std::size_t size, std::uint64_t offset,
                const std::string& path) {
+  core::ReserveWithHugePages(out, size);
   out.resize(size);
   std::size_t done = 0;
   while (done < size) {
