@@ -4,6 +4,7 @@
 #include <cctype>
 
 #include "backup/page_checksum.hpp"
+#include "core/huge_buffer.hpp"
 
 namespace dbmedic::backup {
 
@@ -50,6 +51,7 @@ std::uint64_t CopyChangedPages(storage::Storage& storage, const CopySettings& se
   }
   slot.size = raw.size();
   changed.clear();
+  core::ReserveWithHugePages(changed, raw.size());  // at most every page changed
   repo::PageOverlay out;
   const std::uint64_t first = slot.offset / kPageSize;
   for (std::size_t pos = 0; pos < raw.size(); pos += kPageSize) {

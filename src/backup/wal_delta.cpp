@@ -11,6 +11,7 @@
 #include "backup/page_checksum.hpp"
 #include "backup/page_delta.hpp"
 #include "core/error.hpp"
+#include "core/huge_buffer.hpp"
 #include "storage/fd.hpp"
 
 namespace dbmedic::backup {
@@ -151,9 +152,13 @@ std::uint64_t CopySummarisedPages(storage::Storage& storage, const CopySettings&
   if (now_size % kPageSize != 0) beyond = std::min(beyond, now_size / kPageSize);
   thread_local std::string changed;
   thread_local std::string run_data;
+  const auto runs = RunsToRead(blocks, first, end, beyond);
+  std::uint64_t pages = 0;
+  for (const auto& run : runs) pages += run.second;
   changed.clear();
+  core::ReserveWithHugePages(changed, static_cast<std::size_t>(pages * kPageSize));
   repo::PageOverlay out;
-  for (auto [block, count] : RunsToRead(blocks, first, end, beyond)) {
+  for (auto [block, count] : runs) {
     storage::PreadUpTo(fd.get(), run_data, static_cast<std::size_t>(count * kPageSize),
                        block * kPageSize, source.path.string());
     run_data.resize(std::min<std::size_t>(run_data.size(), chunk_end - block * kPageSize));

@@ -5,6 +5,7 @@
 #include <thread>
 
 #include <fmt/format.h>
+#include <spdlog/spdlog.h>
 
 #include "core/error.hpp"
 #include "pg/wal_bytes.hpp"
@@ -269,35 +270,51 @@ CombinedWalSource::CombinedWalSource(std::vector<std::unique_ptr<WalSource>> sou
                               sources_[i]->Describe(), sources_[i]->segment_size(),
                               sources_.front()->Describe(), segment_size_));
     }
-    for (const WalSegmentRef& ref : sources_[i]->Segments()) owner_.emplace(ref.segno, i);
+    for (const WalSegmentRef& ref : sources_[i]->Segments()) owners_[ref.segno].push_back(i);
   }
 }
 
 std::vector<WalSegmentRef> CombinedWalSource::Segments() const {
   std::vector<WalSegmentRef> out;
-  out.reserve(owner_.size());
+  out.reserve(owners_.size());
   std::vector<std::map<std::uint64_t, WalSegmentRef>> listed(sources_.size());
   for (std::size_t i = 0; i < sources_.size(); ++i) {
     for (WalSegmentRef& ref : sources_[i]->Segments()) listed[i].emplace(ref.segno, std::move(ref));
   }
-  for (const auto& [segno, index] : owner_) out.push_back(listed[index].at(segno));
+  for (const auto& [segno, owners] : owners_) out.push_back(listed[owners.front()].at(segno));
   return out;
 }
 
-WalSource& CombinedWalSource::Owner(const WalSegmentRef& ref) {
-  auto it = owner_.find(ref.segno);
-  if (it == owner_.end()) {
+const std::vector<std::size_t>& CombinedWalSource::Owners(const WalSegmentRef& ref) const {
+  auto it = owners_.find(ref.segno);
+  if (it == owners_.end()) {
     throw Error(ErrorCode::kNotFound, fmt::format("WAL segment {} is not in {}", ref.name, Describe()));
   }
-  return *sources_[it->second];
+  return it->second;
+}
+
+// A segment listed in pg_wal may be recycled (renamed) by a checkpoint before it is read; the
+// next source holding it (the archive) is then asked.
+template <typename Access>
+auto CombinedWalSource::FromFirstThatReads(const WalSegmentRef& ref, Access access) {
+  const std::vector<std::size_t>& owners = Owners(ref);
+  for (std::size_t k = 0;; ++k) {
+    try {
+      return access(*sources_[owners[k]]);
+    } catch (const Error& e) {
+      if (k + 1 == owners.size()) throw;
+      spdlog::debug("WAL segment {}: {}; reading it from {}", ref.name, e.what(),
+                    sources_[owners[k + 1]]->Describe());
+    }
+  }
 }
 
 void CombinedWalSource::Read(const WalSegmentRef& ref, std::vector<std::byte>& out) {
-  Owner(ref).Read(ref, out);
+  FromFirstThatReads(ref, [&](WalSource& source) { source.Read(ref, out); });
 }
 
 std::span<const std::byte> CombinedWalSource::Load(const WalSegmentRef& ref) {
-  return Owner(ref).Load(ref);
+  return FromFirstThatReads(ref, [&](WalSource& source) { return source.Load(ref); });
 }
 
 std::string CombinedWalSource::Describe() const {

@@ -91,7 +91,8 @@ BlockSummary SummarizeChangedBlocks(const std::function<std::unique_ptr<WalSourc
 void AddRecordToSummary(const WalRecord& record, BlockSummary& summary);
 
 // Segments from several sources: for each segment number, the first source (in the given order)
-// that has it. Used to read the WAL kept in pg_wal and, where it was recycled, the archive.
+// that has it, or the next one that does if reading it there fails. Used to read the WAL kept in
+// pg_wal and, where it was recycled, the archive.
 class CombinedWalSource final : public WalSource {
  public:
   // `sources` must not be empty and must share one segment size (Error(kUsage) otherwise).
@@ -104,11 +105,14 @@ class CombinedWalSource final : public WalSource {
   std::string Describe() const override;
 
  private:
-  WalSource& Owner(const WalSegmentRef& ref);
+  // Indexes in sources_ of the sources listing the segment, in order (throws kNotFound if none).
+  const std::vector<std::size_t>& Owners(const WalSegmentRef& ref) const;
+  template <typename Access>
+  auto FromFirstThatReads(const WalSegmentRef& ref, Access access);
 
   std::vector<std::unique_ptr<WalSource>> sources_;
   std::uint64_t segment_size_ = kDefaultWalSegmentSize;
-  std::map<std::uint64_t, std::size_t> owner_;  // segno -> index in sources_
+  std::map<std::uint64_t, std::vector<std::size_t>> owners_;  // segno -> indexes in sources_
 };
 
 }  // namespace dbmedic::pg

@@ -1,9 +1,14 @@
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <fstream>
+#include <memory>
+#include <span>
+#include <vector>
 
 #include "core/error.hpp"
 #include "core/fs.hpp"
+#include "pg/wal_block_summary.hpp"
 #include "pg/wal_source.hpp"
 #include "wal_builder.hpp"
 
@@ -75,6 +80,58 @@ TEST(DirectoryWalSource, EmptyDirectoryIsNotFound) {
   } catch (const Error& e) {
     EXPECT_EQ(e.code(), ErrorCode::kNotFound);
     EXPECT_EQ(std::string(e.what()), "no WAL segment files in '" + dir.path().string() + "'");
+  }
+}
+
+
+// The WAL source of the combined one's sources, as an incremental backup builds it: pg_wal, then
+// a second copy (the archive). `wal` is written to `dir` and into the second source.
+std::unique_ptr<CombinedWalSource> PgWalThenCopy(const WalBuilder& wal,
+                                                 const std::filesystem::path& dir) {
+  wal.WriteTo(dir);
+  std::vector<std::unique_ptr<WalSource>> sources;
+  sources.push_back(std::make_unique<DirectoryWalSource>(dir));
+  sources.push_back(wal.Source());
+  return std::make_unique<CombinedWalSource>(std::move(sources));
+}
+
+// A checkpoint may recycle a segment of pg_wal between its listing and its reading: the next
+// source that has it is read instead.
+TEST(CombinedWalSource, ASegmentGoneFromTheFirstSourceIsReadFromTheNext) {
+  core::TempDir dir("waldecoder");
+  WalBuilder wal;
+  wal.Add(1, 0, 1, std::vector<std::byte>(8));
+  auto combined = PgWalThenCopy(wal, dir.path());
+  const std::vector<WalSegmentRef> segments = combined->Segments();
+  ASSERT_EQ(segments.size(), 1u);
+  std::vector<std::byte> expected;
+  wal.Source()->Read(segments[0], expected);
+  ASSERT_FALSE(expected.empty());
+  std::filesystem::remove(dir.path() / segments[0].name);
+  const std::span<const std::byte> loaded = combined->Load(segments[0]);
+  EXPECT_TRUE(std::equal(loaded.begin(), loaded.end(), expected.begin(), expected.end()));
+  std::vector<std::byte> read;
+  combined->Read(segments[0], read);
+  EXPECT_EQ(read, expected);
+}
+
+TEST(CombinedWalSource, ASegmentNoSourceCanReadIsTheLastSourcesError) {
+  core::TempDir dir("waldecoder");
+  WalBuilder wal;
+  wal.Add(1, 0, 1, std::vector<std::byte>(8));
+  wal.WriteTo(dir.path());
+  std::vector<std::unique_ptr<WalSource>> sources;
+  sources.push_back(std::make_unique<DirectoryWalSource>(dir.path()));
+  sources.push_back(std::make_unique<DirectoryWalSource>(dir.path()));
+  CombinedWalSource combined(std::move(sources));
+  const std::vector<WalSegmentRef> segments = combined.Segments();
+  ASSERT_EQ(segments.size(), 1u);
+  std::filesystem::remove(dir.path() / segments[0].name);
+  try {
+    combined.Load(segments[0]);
+    FAIL() << "no error";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find(segments[0].name), std::string::npos) << e.what();
   }
 }
 
