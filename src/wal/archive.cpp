@@ -13,6 +13,7 @@
 
 #include "core/error.hpp"
 #include "core/fs.hpp"
+#include "core/huge_buffer.hpp"
 #include "wal/segment_io.hpp"
 #include "wal/segment_pipeline.hpp"
 
@@ -243,6 +244,7 @@ std::size_t ReadObject(const storage::Storage& storage, const ArchivedFile& file
                        std::string& out) {
   const std::unique_ptr<storage::ReadStream> in = storage.OpenRead(file.object);
   // One byte more than the listing said, so that a longer object is seen in one pass.
+  core::ReserveWithHugePages(out, file.stored_size + 1);
   if (out.size() < file.stored_size + 1) out.resize(file.stored_size + 1);
   std::size_t size = 0;
   while (const std::size_t n = in->Read(out.data() + size, out.size() - size)) {

@@ -83,12 +83,12 @@ ArchiveWalSource::~ArchiveWalSource() {
   if (prefetch_.valid()) prefetch_.wait();
 }
 
-std::string ArchiveWalSource::Fetch(const std::string& name) const {
+void ArchiveWalSource::Fetch(const std::string& name, std::string& stored, std::string& raw) const {
   auto it = files_.find(name);
   if (it == files_.end()) {
     throw Error(ErrorCode::kNotFound, fmt::format("WAL segment {} is not in the archive", name));
   }
-  return archive_.Read(it->second);
+  archive_.ReadInto(it->second, stored, raw);
 }
 
 void ArchiveWalSource::StartPrefetch(std::size_t index) {
@@ -96,8 +96,9 @@ void ArchiveWalSource::StartPrefetch(std::size_t index) {
   prefetch_index_.reset();
   if (index >= segments_.size()) return;
   prefetch_index_ = index;
-  prefetch_ = std::async(std::launch::async,
-                         [this, name = segments_[index].name] { return Fetch(name); });
+  prefetch_ = std::async(std::launch::async, [this, name = segments_[index].name] {
+    Fetch(name, spare_stored_, spare_);
+  });
 }
 
 void ArchiveWalSource::Read(const pg::WalSegmentRef& ref, std::vector<std::byte>& out) {
@@ -111,20 +112,21 @@ std::span<const std::byte> ArchiveWalSource::Load(const pg::WalSegmentRef& ref) 
   const std::size_t index = static_cast<std::size_t>(pos - segments_.begin());
   // At most one fetch runs at a time (the archive is not shared between threads): take the
   // prefetched segment when it is the one asked for, else let the stray prefetch finish first.
-  std::string content;
+  bool fetched = false;
   if (prefetch_.valid()) {
     const bool ours = prefetch_index_ == index;
     prefetch_index_.reset();
+    std::future<void> done = std::move(prefetch_);
     if (ours) {
-      content = prefetch_.get();  // rethrows what the fetch threw
+      done.get();  // rethrows what the fetch threw
+      std::swap(current_, spare_);
+      fetched = true;
     } else {
-      prefetch_.wait();
-      prefetch_ = {};
+      done.wait();
     }
   }
-  if (content.empty()) content = Fetch(ref.name);
+  if (!fetched) Fetch(ref.name, current_stored_, current_);
   StartPrefetch(index + 1);
-  current_ = std::move(content);
   return std::as_bytes(std::span<const char>(current_.data(), current_.size()));
 }
 

@@ -37,7 +37,8 @@ class ArchiveWalSource final : public pg::WalSource {
   pg::TimelineId timeline() const { return timeline_; }
 
  private:
-  std::string Fetch(const std::string& name) const;
+  // Reads segment `name` into `raw` (`stored`: scratch for its compressed form).
+  void Fetch(const std::string& name, std::string& stored, std::string& raw) const;
   void StartPrefetch(std::size_t index);
 
   const WalArchive& archive_;
@@ -45,9 +46,15 @@ class ArchiveWalSource final : public pg::WalSource {
   pg::TimelineId timeline_ = 0;
   std::vector<pg::WalSegmentRef> segments_;
   std::map<std::string, ArchivedFile> files_;  // by PostgreSQL file name (with .partial)
+  // Two sets of buffers that trade places: the prefetch fills the spare ones while the reader
+  // uses the segment Load() returned last. Reused, they are faulted in once (a fresh 16 MiB
+  // string costs more in page faults than decompressing into it: core/huge_buffer.hpp).
   std::optional<std::size_t> prefetch_index_;
-  std::future<std::string> prefetch_;
+  std::future<void> prefetch_;
   std::string current_;  // the segment Load() returned last
+  std::string current_stored_;
+  std::string spare_;    // the prefetched segment, once prefetch_ is ready
+  std::string spare_stored_;
 };
 
 }  // namespace dbmedic::wal
