@@ -23,6 +23,9 @@ class EncryptedStorage : public storage::Storage {
   std::vector<storage::ObjectInfo> List(std::string_view dir) const override {
     return inner_->List(dir);
   }
+  std::vector<std::string> ListDirectories(std::string_view dir) const override {
+    return inner_->ListDirectories(dir);
+  }
   bool Exists(std::string_view path) const override { return inner_->Exists(path); }
   // Throws Error(kCorrupt) naming the object when it fails authentication.
   std::unique_ptr<storage::ReadStream> OpenRead(std::string_view path) const override;

@@ -99,18 +99,13 @@ void Repository::CheckCluster(const std::string& system_identifier) const {
   }
 }
 
+// One level of the backup directory and a manifest check per label: listing every object below
+// it would read every chunk of every backup (on S3, a request per thousand objects).
 Repository::Listing Repository::ListBackupDirs() const {
-  std::map<std::string, bool> labels;  // label -> has manifest
-  for (const storage::ObjectInfo& object : storage_->List("backup")) {
-    const auto slash = object.path.find('/');
-    if (slash == std::string::npos) continue;
-    const std::string label = object.path.substr(0, slash);
-    bool& complete = labels[label];
-    if (object.path.substr(slash + 1) == "manifest.json") complete = true;
-  }
   Listing listing;
-  for (const auto& [label, complete] : labels) {
-    (complete ? listing.complete : listing.incomplete).push_back(label);
+  for (std::string& label : storage_->ListDirectories("backup")) {
+    const bool complete = storage_->Exists(ManifestPath(label));
+    (complete ? listing.complete : listing.incomplete).push_back(std::move(label));
   }
   return listing;
 }

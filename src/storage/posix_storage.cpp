@@ -139,6 +139,19 @@ std::vector<ObjectInfo> PosixStorage::List(std::string_view dir) const {
   return out;
 }
 
+std::vector<std::string> PosixStorage::ListDirectories(std::string_view dir) const {
+  std::vector<std::string> out;
+  const fs::path base = Resolve(dir);
+  std::error_code ec;
+  if (!fs::is_directory(base, ec)) return out;
+  for (auto it = fs::directory_iterator(base, ec); !ec && it != fs::end(it); it.increment(ec)) {
+    if (it->is_directory(ec)) out.push_back(it->path().filename().string());
+  }
+  if (ec) throw SystemError(ec.value(), "list", base.string());
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
 bool PosixStorage::Exists(std::string_view path) const {
   std::error_code ec;
   return fs::is_regular_file(Resolve(path), ec);

@@ -23,6 +23,17 @@ void Storage::WriteAtomic(std::string_view path, std::string_view data) {
   out->Commit();
 }
 
+std::vector<std::string> Storage::ListDirectories(std::string_view dir) const {
+  std::vector<std::string> out;
+  for (const ObjectInfo& object : List(dir)) {
+    const std::size_t slash = object.path.find('/');
+    if (slash == std::string::npos) continue;
+    std::string name = object.path.substr(0, slash);
+    if (out.empty() || out.back() != name) out.push_back(std::move(name));  // List() is sorted
+  }
+  return out;
+}
+
 std::string Storage::ReadAll(std::string_view path) const {
   std::unique_ptr<ReadStream> in = OpenRead(path);
   std::string data;

@@ -76,6 +76,11 @@ class Storage {
   // Every object below `dir` (recursively), with sizes, sorted by path. A missing directory is
   // an empty list. Uncommitted objects are never listed.
   virtual std::vector<ObjectInfo> List(std::string_view dir) const = 0;
+  // The names of the directories directly below `dir` (on an object store: the common prefixes
+  // one level down), sorted. Cheaper than List() when the tree below is large: a repository's
+  // backup labels without listing every chunk of every backup. The default derives them from
+  // List() (directories holding at least one object).
+  virtual std::vector<std::string> ListDirectories(std::string_view dir) const;
   virtual bool Exists(std::string_view path) const = 0;
   // Throws Error(kNotFound) naming the object when it does not exist.
   virtual std::unique_ptr<ReadStream> OpenRead(std::string_view path) const = 0;

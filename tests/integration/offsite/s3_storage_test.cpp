@@ -74,6 +74,20 @@ TEST_F(S3StorageTest, WriteListReadRemove) {
   s3.Remove("archive/00000001/x");  // a missing object is not an error
 }
 
+// Backup labels: the directories one level down, also those holding only deeper objects (an
+// interrupted backup's chunks).
+TEST_F(S3StorageTest, ListDirectoriesNamesTheCommonPrefixesOneLevelDown) {
+  S3Storage s3(Settings());
+  s3.WriteAtomic("dirs/B/manifest.json", "{}");
+  s3.WriteAtomic("dirs/A/data/base/1/1259", "x");
+  s3.WriteAtomic("dirs/A/data/base/1/1260", "y");
+  s3.WriteAtomic("dirs/file", "not a directory");
+  EXPECT_EQ(s3.ListDirectories("dirs"), (std::vector<std::string>{"A", "B"}));
+  EXPECT_EQ(s3.ListDirectories("dirs/A/data"), (std::vector<std::string>{"base"}));
+  EXPECT_TRUE(s3.ListDirectories("nothing").empty());
+  s3.RemoveTree("dirs");
+}
+
 TEST_F(S3StorageTest, ListingPagesPastAThousandObjects) {
   S3Storage s3(Settings());
   for (int i = 0; i < 1005; ++i) s3.WriteAtomic(fmt::format("many/{:04}", i), "o");

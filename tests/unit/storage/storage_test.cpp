@@ -90,6 +90,17 @@ TEST_P(StorageContract, ListOfMissingDirectoryIsEmpty) {
   EXPECT_TRUE(storage_->List("nothing/here").empty());
 }
 
+TEST_P(StorageContract, ListDirectoriesNamesOneLevelSorted) {
+  storage_->WriteAtomic("backup/B/manifest.json", "{}");
+  storage_->WriteAtomic("backup/A/data/base/1/1259", "x");
+  storage_->WriteAtomic("backup/A/data/base/1/1260", "y");
+  storage_->WriteAtomic("backup/file", "not a directory");
+  storage_->WriteAtomic("archive/C/x", "w");
+  EXPECT_EQ(storage_->ListDirectories("backup"), (std::vector<std::string>{"A", "B"}));
+  EXPECT_EQ(storage_->ListDirectories("backup/A/data"), (std::vector<std::string>{"base"}));
+  EXPECT_TRUE(storage_->ListDirectories("nothing/here").empty());
+}
+
 TEST_P(StorageContract, OpenReadMissingIsNotFound) {
   try {
     storage_->OpenRead("missing/object");
