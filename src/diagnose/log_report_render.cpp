@@ -158,6 +158,26 @@ json HoursJson(const LogStats& st) {
 
 std::string Ms(const json& v) { return fmt::format("{:.3f}", v.get<double>()); }
 
+// The slowest execution of each listed statement as it ran: its literal text and, for the
+// extended protocol, the parameters it was bound with (what a user pastes into `explain`).
+std::string SlowestSamplesText(const json& top) {
+  std::string out;
+  for (const json& q : top) {
+    const json& slow = q["slowest"];
+    if (slow.is_null()) continue;
+    out += fmt::format("  {}  {:.3f} ms at {} (pid {}, {}@{}): {}\n",
+                       q["fingerprint"].get<std::string>(), slow["duration_ms"].get<double>(),
+                       slow["time"].is_null() ? "-" : slow["time"].get<std::string>(),
+                       slow["pid"].get<std::int64_t>(), slow["user"].get<std::string>(),
+                       slow["database"].get<std::string>(),
+                       OneLine(slow["query"].get<std::string>()).substr(0, 300));
+    if (slow.contains("parameters")) {
+      out += fmt::format("      parameters: {}\n", slow["parameters"].get<std::string>());
+    }
+  }
+  return out.empty() ? out : "\nSlowest execution of each (with its parameters)\n" + out;
+}
+
 }  // namespace
 
 json LogReportToJson(const LogReport& report, std::size_t top) {
@@ -215,11 +235,13 @@ std::string LogReportToText(const LogReport& report, std::size_t top) {
   std::vector<std::vector<std::string>> rows;
   for (const json& q : s["top"]) {
     rows.push_back({q["fingerprint"], std::to_string(q["count"].get<std::uint64_t>()),
-                    Ms(q["total_ms"]), Ms(q["mean_ms"]), Ms(q["p95_ms"]), Ms(q["max_ms"]),
+                    Ms(q["total_ms"]), Ms(q["mean_ms"]), Ms(q["p50_ms"]), Ms(q["p95_ms"]),
+                    Ms(q["p99_ms"]), Ms(q["max_ms"]),
                     fmt::format("{:.1f}%", q["share"].get<double>() * 100), q["query"]});
   }
-  out += RenderTextTable({"fingerprint", "count", "total ms", "mean ms", "p95 ms", "max ms",
-                          "share", "query"}, rows);
+  out += RenderTextTable({"fingerprint", "count", "total ms", "mean ms", "p50 ms", "p95 ms",
+                          "p99 ms", "max ms", "share", "query"}, rows);
+  out += SlowestSamplesText(s["top"]);
   rows.clear();
   for (const json& lw : j["locks"]["lock_waits"]) {
     rows.push_back({lw["lock"], std::to_string(lw["waits"].get<std::uint64_t>()),
