@@ -31,6 +31,23 @@ TEST(DiagnoseServerCli, TopQueriesWithoutPreloadSaysWhatToChange) {
   EXPECT_NE(r.err.find("CREATE EXTENSION pg_stat_statements;"), std::string::npos) << r.err;
 }
 
+// The advice is run as printed: the server restarts with both libraries loaded.
+TEST(DiagnoseServerCli, PreloadAdviceKeepsTheOtherLibrariesAndWorks) {
+  TestCluster cluster(testing::TestClusterOptions{.settings = {{"shared_preload_libraries", "auto_explain"}}});
+  auto r = RunDbmedic(Cmd({"top-queries", "--interval", "1s"}, cluster));
+  ASSERT_EQ(r.exit_code, 9) << r.err;
+  const std::string command =
+      "ALTER SYSTEM SET shared_preload_libraries = 'auto_explain', 'pg_stat_statements';";
+  ASSERT_NE(r.err.find(command), std::string::npos) << r.err;
+  cluster.Sql(command.substr(0, command.size() - 1));
+  cluster.cluster().Stop();
+  cluster.cluster().Start();
+  EXPECT_EQ(cluster.Scalar("SHOW shared_preload_libraries"), "auto_explain, pg_stat_statements");
+  cluster.Sql("CREATE EXTENSION pg_stat_statements");
+  auto after = RunDbmedic(Cmd({"--output", "json", "top-queries", "--interval", "1s"}, cluster));
+  EXPECT_EQ(after.exit_code, 0) << after.err;
+}
+
 class WithStatements : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
