@@ -28,6 +28,8 @@ SELECT a.pid, coalesce(a.usename, '') AS usename, coalesce(a.datname, '') AS dat
        coalesce(a.wait_event, '') AS wait_event, coalesce(a.query, '') AS query,
        coalesce(extract(epoch FROM now() - a.state_change), 0)::float8 AS state_seconds,
        coalesce(extract(epoch FROM now() - a.xact_start), -1)::float8 AS xact_seconds,
+       coalesce(to_char(a.state_change AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS "UTC"'), '')
+         AS state_since,
        s.blockers::text AS blockers,
        l.locktype, l.mode, l.relation::regclass::text AS relation, l.page, l.tuple,
        l.transactionid::text AS xid, l.virtualxid, l.classid, l.objid, l.objsubid,
@@ -68,6 +70,7 @@ SessionInfo SessionFromRow(const pg::Result& r, int i) {
   s.wait_event = r.Get(i, "wait_event");
   s.query = r.Get(i, "query");
   s.state_seconds = r.GetDouble(i, r.Column("state_seconds"));
+  s.state_since = r.Get(i, "state_since");
   s.xact_seconds = r.GetDouble(i, r.Column("xact_seconds"));
   s.blocked_by = ParseIntArray(r.Get(i, "blockers"));
   if (!r.IsNull(i, r.Column("locktype"))) {
@@ -89,10 +92,10 @@ void Advise(BlockingNode& node) {
   const std::string& state = node.session.state;
   if (state.starts_with("idle in transaction")) {
     node.advice = fmt::format(
-        "idle in transaction for {:.0f} s: no statement to cancel; terminate it (its transaction "
-        "rolls back), and fix the client that leaves transactions open "
+        "{} since {} ({:.0f} s): no statement to cancel; terminate it (its transaction rolls "
+        "back), and fix the client that leaves transactions open "
         "(idle_in_transaction_session_timeout)",
-        node.session.state_seconds);
+        state, node.session.state_since, node.session.state_seconds);
   } else if (state == "active") {
     node.advice = "running a statement: cancel it first; terminate only if cancel does not help";
   } else {
@@ -108,6 +111,7 @@ json SessionJson(const SessionInfo& s) {
             {"client", s.client},
             {"state", s.state},
             {"state_seconds", s.state_seconds},
+            {"state_since", s.state_since.empty() ? json(nullptr) : json(s.state_since)},
             {"xact_seconds", s.xact_seconds < 0 ? json(nullptr) : json(s.xact_seconds)},
             {"wait_event_type", s.wait_event_type},
             {"wait_event", s.wait_event},
@@ -140,9 +144,10 @@ void NodeText(const BlockingNode& n, int depth, std::string& out) {
   std::string indent(static_cast<std::size_t>(depth) * 4, ' ');
   const SessionInfo& s = n.session;
   if (depth == 0) {
-    out += fmt::format("pid {} {}@{} ({}), {} for {:.1f} s{}, blocks {} session(s){}\n", s.pid,
-                       s.user, s.database, s.application.empty() ? "-" : s.application, s.state,
-                       s.state_seconds,
+    out += fmt::format("pid {} {}@{} ({}), {} since {} ({:.1f} s){}, blocks {} session(s){}\n",
+                       s.pid, s.user, s.database, s.application.empty() ? "-" : s.application,
+                       s.state.empty() ? "state unknown" : s.state,
+                       s.state_since.empty() ? "-" : s.state_since, s.state_seconds,
                        s.xact_seconds >= 0 ? fmt::format(", transaction open {:.1f} s", s.xact_seconds)
                                            : "",
                        n.blocked_total, n.in_cycle ? " [deadlock cycle]" : "");

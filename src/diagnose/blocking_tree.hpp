@@ -32,6 +32,7 @@ struct SessionInfo {
   std::string wait_event;
   std::string query;
   double state_seconds = 0;  // since state_change
+  std::string state_since;   // state_change, "2026-11-30 05:01:02 UTC"; empty if unknown
   double xact_seconds = -1;  // since xact_start; -1 without a transaction
   std::optional<LockRequest> waiting_for;
   double wait_seconds = 0;  // since pg_locks.waitstart

@@ -116,6 +116,43 @@ TEST_F(Contention, WaitSamplesShowLockTimeOnTheRelation) {
   EXPECT_TRUE(has(p.by_query, "update ct_acc set n = ? where id = ?"));
 }
 
+// Two sessions update the same row an open transaction changed: the first waits for the
+// holder's transaction (holding the row's tuple lock), the second for that tuple lock.
+TEST(RowLocks, SecondWaiterForARowWaitsForTheTupleLock) {
+  auto& cluster = SharedCluster();
+  cluster.Sql("DROP TABLE IF EXISTS rl_acc; CREATE TABLE rl_acc (id int PRIMARY KEY, n int);"
+              "INSERT INTO rl_acc VALUES (1, 0)");
+  auto holder = cluster.Connect();
+  auto first = cluster.Connect();
+  auto second = cluster.Connect();
+  auto observer = cluster.Connect();
+  std::int64_t first_pid = Pid(first), second_pid = Pid(second);
+  holder.Exec("BEGIN; UPDATE rl_acc SET n = 1 WHERE id = 1");
+  auto update = [](pg::Connection& c) {
+    try {
+      c.Exec("UPDATE rl_acc SET n = n + 1 WHERE id = 1");
+    } catch (const std::exception& e) {
+      ADD_FAILURE() << e.what();
+    }
+  };
+  std::jthread t1([&] { update(first); });
+  ASSERT_TRUE(WaitFor([&] { return WaitsForLock(observer, first_pid); }));
+  std::jthread t2([&] { update(second); });
+  ASSERT_TRUE(WaitFor([&] { return WaitsForLock(observer, second_pid); }));
+  BlockingTree tree = ReadBlockingTree(observer);
+  holder.Exec("ROLLBACK");
+  t1.join();
+  t2.join();
+  ASSERT_EQ(tree.roots.size(), 1u);
+  const BlockingNode* n = FindNode(tree.roots[0], second_pid);
+  ASSERT_NE(n, nullptr) << BlockingTreeToText(tree);
+  ASSERT_TRUE(n->session.waiting_for);
+  EXPECT_EQ(n->session.waiting_for->locktype, "tuple");
+  EXPECT_EQ(n->session.waiting_for->mode, "ExclusiveLock");
+  EXPECT_EQ(n->session.waiting_for->target, "tuple (0,1) of rl_acc");
+  EXPECT_EQ(n->session.blocked_by, std::vector<std::int64_t>{first_pid});
+}
+
 TEST(TopQueries, DeltaCountsOnlyTheCallsBetweenSnapshots) {
   auto conn = SharedCluster().Connect();
   conn.Exec("DROP TABLE IF EXISTS tq_t; CREATE TABLE tq_t AS SELECT g AS id FROM generate_series(1, 1000) g");
@@ -131,6 +168,38 @@ TEST(TopQueries, DeltaCountsOnlyTheCallsBetweenSnapshots) {
   EXPECT_EQ(it->counters.calls, 5);
   EXPECT_EQ(it->counters.rows, 5);
   EXPECT_GT(it->share, 0);
+}
+
+TEST(TopQueries, ItsOwnSnapshotStatementsAreLeftOut) {
+  auto conn = SharedCluster().Connect();
+  StatementSnapshot before = TakeStatementSnapshot(conn);
+  StatementSnapshot between = TakeStatementSnapshot(conn);
+  StatementSnapshot after = TakeStatementSnapshot(conn);
+  for (const auto& c : after.rows) {
+    EXPECT_EQ(c.query.find("dbmedic top-queries"), std::string::npos) << c.query;
+  }
+  TopStatements top = DiffSnapshots(before, after, StatementOrder::kCalls, 100);
+  for (const auto& d : top.top) EXPECT_EQ(d.counters.query.find("pg_stat_statements"), std::string::npos);
+}
+
+TEST(TopQueries, SortSpillingToDiskShowsTempBlocks) {
+  auto conn = SharedCluster().Connect();
+  conn.Exec("DROP TABLE IF EXISTS tq_sort; CREATE TABLE tq_sort AS SELECT g AS id, md5(g::text) AS "
+            "note FROM generate_series(1, 50000) g");
+  conn.Exec("SET work_mem = '64kB'");
+  StatementSnapshot before = TakeStatementSnapshot(conn);
+  conn.Exec("SELECT * FROM tq_sort ORDER BY note OFFSET 49999");
+  StatementSnapshot after = TakeStatementSnapshot(conn);
+  conn.Exec("RESET work_mem");
+  TopStatements top = DiffSnapshots(before, after, StatementOrder::kIo, 100);
+  auto it = std::find_if(top.top.begin(), top.top.end(), [](const StatementDelta& d) {
+    return d.counters.query == "SELECT * FROM tq_sort ORDER BY note OFFSET $1";
+  });
+  ASSERT_NE(it, top.top.end());
+  EXPECT_EQ(it->counters.calls, 1);
+  EXPECT_GT(it->counters.temp_blks_written, 0);
+  EXPECT_GT(it->counters.temp_blks_read, 0);
+  EXPECT_GT(it->counters.max_ms, 0);
 }
 
 TEST(TopQueries, MissingExtensionSaysWhatToRun) {
