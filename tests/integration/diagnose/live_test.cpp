@@ -103,6 +103,23 @@ TEST_F(Contention, WaitersSayWhatTheyWaitFor) {
   EXPECT_EQ(table->session.waiting_for->target, "relation ct_acc");
 }
 
+TEST_F(Contention, RootSaysSinceWhenItIsIdleInTransaction) {
+  BlockingTree tree = ReadBlockingTree(*observer_);
+  ASSERT_EQ(tree.roots.size(), 1u);
+  const SessionInfo& root = tree.roots[0].session;
+  std::string since = observer_->Scalar(
+      "SELECT to_char(state_change AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS \"UTC\"') "
+      "FROM pg_stat_activity WHERE pid = " + std::to_string(holder_pid_));
+  EXPECT_EQ(root.state_since, since);
+  EXPECT_TRUE(tree.roots[0].advice.starts_with("idle in transaction since " + since))
+      << tree.roots[0].advice;
+  std::string text = BlockingTreeToText(tree);
+  EXPECT_NE(text.find("idle in transaction since " + since), std::string::npos) << text;
+  EXPECT_NE(text.find("SELECT pg_terminate_backend(" + std::to_string(holder_pid_) + ");"),
+            std::string::npos) << text;
+  EXPECT_NE(text.find(" s for ExclusiveLock on relation ct_acc\n"), std::string::npos) << text;
+}
+
 TEST_F(Contention, WaitSamplesShowLockTimeOnTheRelation) {
   SamplingRun run = SampleFor(*observer_, std::chrono::milliseconds(500), std::chrono::milliseconds(50));
   WaitProfile p = ProfileWaits(run.samples, run.snapshots, std::chrono::milliseconds(50), 10);
@@ -310,6 +327,58 @@ TEST_F(Explain, AllowedWritesAreRolledBack) {
   ExplainResult r = RunExplain(conn, "UPDATE ex_orders SET a = -1 WHERE id = 1", Options(true, true));
   EXPECT_TRUE(r.analyzed);
   EXPECT_EQ(conn.Scalar("SELECT a FROM ex_orders WHERE id = 1"), "1");
+}
+
+TEST_F(Explain, AnalyzeFindsAHashSpillingToDisk) {
+  auto conn = SharedCluster().Connect();
+  conn.Exec("SET work_mem = '64kB'; SET hash_mem_multiplier = 1; SET enable_mergejoin = off; "
+            "SET enable_nestloop = off");
+  ExplainResult r = RunExplain(conn,
+                               "SELECT count(*) FROM ex_orders a JOIN ex_orders b ON b.id = a.id",
+                               Options(true));
+  conn.Exec("RESET work_mem; RESET hash_mem_multiplier; RESET enable_mergejoin; "
+            "RESET enable_nestloop");
+  const Finding* f = Find(r, FindingKind::kHashSpill);
+  ASSERT_NE(f, nullptr) << PlanToText(r.plan);
+  EXPECT_NE(f->suggestion.find("work_mem"), std::string::npos);
+}
+
+TEST_F(Explain, AnalyzedPlanTextShowsBuffers) {
+  auto conn = SharedCluster().Connect();
+  ExplainResult r = RunExplain(conn, "SELECT count(*) FROM ex_small", Options(true));
+  std::string text = PlanToText(r.plan);
+  EXPECT_NE(text.find("Seq Scan on public.ex_small"), std::string::npos) << text;
+  EXPECT_NE(text.find("     Buffers: shared "), std::string::npos) << text;
+}
+
+TEST_F(Explain, AnalyzeStopsAtTheStatementTimeout) {
+  auto conn = SharedCluster().Connect();
+  try {
+    RunExplain(conn, "SELECT pg_sleep(30)", ExplainOptions{true, false, std::chrono::milliseconds(300)});
+    FAIL() << "expected an error";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), ErrorCode::kTimeout);
+    EXPECT_EQ(std::string(e.what()), "EXPLAIN stopped after statement_timeout (300 ms)");
+    EXPECT_NE(e.hint().find("drop --analyze"), std::string::npos) << e.hint();
+  }
+  EXPECT_EQ(conn.Scalar("SELECT 1"), "1");  // the session is usable again
+}
+
+TEST_F(Explain, LockedTableStopsAtTheLockTimeout) {
+  auto holder = SharedCluster().Connect();
+  holder.Exec("BEGIN; LOCK TABLE ex_small IN ACCESS EXCLUSIVE MODE");
+  auto conn = SharedCluster().Connect();
+  try {
+    RunExplain(conn, "SELECT * FROM ex_small", ExplainOptions{false, false, std::chrono::milliseconds(600)});
+    ADD_FAILURE() << "expected an error";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), ErrorCode::kTimeout);
+    EXPECT_EQ(std::string(e.what()),
+              "EXPLAIN waited longer than lock_timeout (300 ms, half of statement_timeout) for a "
+              "lock on a table of the statement");
+    EXPECT_NE(e.hint().find("dbmedic locks"), std::string::npos) << e.hint();
+  }
+  holder.Exec("ROLLBACK");
 }
 
 TEST_F(Explain, SeveralStatementsAreRefused) {
