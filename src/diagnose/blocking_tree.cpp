@@ -33,18 +33,29 @@ SELECT a.pid, coalesce(a.usename, '') AS usename, coalesce(a.datname, '') AS dat
        s.blockers::text AS blockers,
        l.locktype, l.mode, l.relation::regclass::text AS relation, l.page, l.tuple,
        l.transactionid::text AS xid, l.virtualxid, l.classid, l.objid, l.objsubid,
+       t.row_relation, t.row_page, t.row_tuple,
        coalesce(extract(epoch FROM now() - l.waitstart), 0)::float8 AS wait_seconds
 FROM pg_stat_activity a
 JOIN s ON s.pid = a.pid
 LEFT JOIN LATERAL (SELECT * FROM pg_locks l WHERE l.pid = a.pid AND NOT l.granted LIMIT 1) l
   ON true
+LEFT JOIN LATERAL (SELECT t.relation::regclass::text AS row_relation, t.page AS row_page,
+                          t.tuple AS row_tuple
+                   FROM pg_locks t WHERE t.pid = a.pid AND t.granted AND t.locktype = 'tuple'
+                   LIMIT 1) t
+  ON l.locktype = 'transactionid'
 WHERE a.pid IN (SELECT pid FROM involved)
 ORDER BY a.pid
 )SQL";
 
 std::string Target(const pg::Result& r, int i, const LockRequest& lock) {
   auto col = [&](std::string_view name) { return std::string(r.Get(i, name)); };
-  if (lock.locktype == "transactionid") return "transaction " + col("xid");
+  if (lock.locktype == "transactionid") {
+    // A session waiting for a row's transaction holds that row's tuple lock meanwhile.
+    if (r.IsNull(i, r.Column("row_relation"))) return "transaction " + col("xid");
+    return fmt::format("transaction {} (row ({},{}) of {})", col("xid"), col("row_page"),
+                       col("row_tuple"), col("row_relation"));
+  }
   if (lock.locktype == "virtualxid") return "virtual transaction " + col("virtualxid");
   if (lock.locktype == "tuple") {
     return fmt::format("tuple ({},{}) of {}", col("page"), col("tuple"), lock.relation);
@@ -77,7 +88,7 @@ SessionInfo SessionFromRow(const pg::Result& r, int i) {
     LockRequest lock;
     lock.locktype = r.Get(i, "locktype");
     lock.mode = r.Get(i, "mode");
-    lock.relation = r.Get(i, "relation");
+    lock.relation = r.Get(i, r.IsNull(i, r.Column("relation")) ? "row_relation" : "relation");
     lock.target = Target(r, i, lock);
     s.waiting_for = std::move(lock);
     s.wait_seconds = r.GetDouble(i, r.Column("wait_seconds"));

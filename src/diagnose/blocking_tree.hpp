@@ -17,8 +17,8 @@ namespace dbmedic::diagnose {
 struct LockRequest {  // the lock a waiting session has not been granted
   std::string locktype;  // relation, tuple, transactionid, virtualxid, advisory...
   std::string mode;      // ShareLock, AccessExclusiveLock...
-  std::string relation;  // regclass text, when the lock names one
-  std::string target;    // "transaction 745", "tuple (0,3) of acc", "relation acc"
+  std::string relation;  // regclass text, when the lock (or, for a row, its tuple lock) names one
+  std::string target;    // "transaction 745 (row (0,3) of acc)", "tuple (0,3) of acc", "relation acc"
 };
 
 struct SessionInfo {

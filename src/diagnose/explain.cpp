@@ -42,6 +42,7 @@ std::string RelationOf(const json& node) {
 std::string NodeName(const json& node) {
   std::string rel = RelationOf(node);
   std::string type = Str(node, "Node Type");
+  if (type == "ModifyTable" && node.contains("Operation")) type = Str(node, "Operation");  // Update
   return rel.empty() ? type : type + " on " + rel;
 }
 
@@ -419,7 +420,14 @@ void NodeText(const json& node, int depth, std::string& out) {
   for (const char* key : {"Index Cond", "Hash Cond", "Join Filter", "Filter", "Sort Key"}) {
     auto it = node.find(key);
     if (it == node.end()) continue;
-    std::string value = it->is_string() ? it->get<std::string>() : it->dump();
+    std::string value;
+    if (it->is_array()) {  // Sort Key: ["a", "b DESC"]
+      for (const json& item : *it) {
+        value += (value.empty() ? "" : ", ") + (item.is_string() ? item.get<std::string>() : item.dump());
+      }
+    } else {
+      value = it->is_string() ? it->get<std::string>() : it->dump();
+    }
     out += fmt::format("{}     {}: {}\n", indent, key, value);
   }
   if (std::string buffers = BuffersText(node); !buffers.empty()) {

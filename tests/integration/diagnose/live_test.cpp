@@ -95,6 +95,12 @@ TEST_F(Contention, WaitersSayWhatTheyWaitFor) {
   ASSERT_TRUE(row->session.waiting_for);
   EXPECT_EQ(row->session.waiting_for->locktype, "transactionid");
   EXPECT_EQ(row->session.waiting_for->mode, "ShareLock");
+  EXPECT_EQ(row->session.waiting_for->relation, "ct_acc");
+  EXPECT_TRUE(row->session.waiting_for->target.starts_with("transaction "));
+  // The row version the holder updated: still the visible one to the observer.
+  std::string ctid = observer_->Scalar("SELECT ctid FROM ct_acc WHERE id = 1");
+  EXPECT_TRUE(row->session.waiting_for->target.ends_with(" (row " + ctid + " of ct_acc)"))
+      << row->session.waiting_for->target << " " << ctid;
   EXPECT_EQ(row->session.query, "UPDATE ct_acc SET n = 5 WHERE id = 1");
   const BlockingNode* table = FindNode(tree.roots[0], table_pid_);
   ASSERT_NE(table, nullptr);
@@ -155,11 +161,18 @@ TEST(RowLocks, SecondWaiterForARowWaitsForTheTupleLock) {
   std::jthread t1([&] { update(first); });
   ASSERT_TRUE(WaitFor([&] { return WaitsForLock(observer, first_pid); }));
   std::jthread t2([&] { update(second); });
-  ASSERT_TRUE(WaitFor([&] { return WaitsForLock(observer, second_pid); }));
-  BlockingTree tree = ReadBlockingTree(observer);
+  // The holder rolls back whatever happens below, or the waiter threads never end.
+  std::optional<BlockingTree> read;
+  try {
+    if (WaitFor([&] { return WaitsForLock(observer, second_pid); })) read = ReadBlockingTree(observer);
+  } catch (const std::exception& e) {
+    ADD_FAILURE() << e.what();
+  }
   holder.Exec("ROLLBACK");
   t1.join();
   t2.join();
+  ASSERT_TRUE(read);
+  const BlockingTree& tree = *read;
   ASSERT_EQ(tree.roots.size(), 1u);
   const BlockingNode* n = FindNode(tree.roots[0], second_pid);
   ASSERT_NE(n, nullptr) << BlockingTreeToText(tree);
