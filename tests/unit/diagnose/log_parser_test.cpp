@@ -122,6 +122,55 @@ TEST(DetectPrefix, PrefersThePrefixThatParsesSessionLines) {
   EXPECT_EQ(DetectPrefix(lines, CommonPrefixes()), std::string(kDebianPrefix));
 }
 
+struct PrefixCase {
+  std::string_view prefix;
+  std::string session_line;     // alice@shop, pid 123 (0 when the prefix has no %p)
+  std::string background_line;  // a checkpointer's line
+};
+
+class CommonPrefix : public ::testing::TestWithParam<PrefixCase> {};
+
+TEST_P(CommonPrefix, IsDetectedAndReadsSessionAndBackgroundLines) {
+  const PrefixCase& c = GetParam();
+  std::vector<std::string> lines = {c.background_line, c.session_line};
+  EXPECT_EQ(DetectPrefix(lines, CommonPrefixes()), std::string(c.prefix));
+  LogStats stats = Analyze(c.session_line + "\n" + c.background_line + "\n", c.prefix);
+  const StatementStats& s = Only(stats);
+  EXPECT_EQ(s.slowest.user, "alice");
+  EXPECT_EQ(s.slowest.database, "shop");
+  EXPECT_EQ(FormatTime(s.slowest.time), "2026-11-29 12:00:00");
+  EXPECT_EQ(stats.checkpoints.started, 1u);
+}
+
+constexpr std::string_view kStatement = "LOG:  duration: 1.500 ms  statement: select 1";
+constexpr std::string_view kCheckpoint = "LOG:  checkpoint starting: time";
+
+INSTANTIATE_TEST_SUITE_P(
+    LogLinePrefix, CommonPrefix,
+    ::testing::Values(
+        PrefixCase{"%m [%p] %q%u@%d ",
+                   "2026-11-29 12:00:00.123 UTC [123] alice@shop " + std::string(kStatement),
+                   "2026-11-29 12:00:01.000 UTC [77] " + std::string(kCheckpoint)},
+        PrefixCase{"%t [%p]: [%l-1] user=%u,db=%d,app=%a,client=%h ",
+                   "2026-11-29 12:00:00 UTC [123]: [1-1] user=alice,db=shop,app=psql,client=[local] " +
+                       std::string(kStatement),
+                   "2026-11-29 12:00:01 UTC [77]: [1-1] user=,db=,app=,client= " + std::string(kCheckpoint)},
+        PrefixCase{"%t [%p]: [%l-1] user=%u,db=%d ",
+                   "2026-11-29 12:00:00 UTC [123]: [1-1] user=alice,db=shop " + std::string(kStatement),
+                   "2026-11-29 12:00:01 UTC [77]: [1-1] user=,db= " + std::string(kCheckpoint)},
+        PrefixCase{"%m [%p]: [%l-1] db=%d,user=%u ",
+                   "2026-11-29 12:00:00.123 UTC [123]: [1-1] db=shop,user=alice " + std::string(kStatement),
+                   "2026-11-29 12:00:01.000 UTC [77]: [1-1] db=,user= " + std::string(kCheckpoint)},
+        PrefixCase{"%t:%r:%u@%d:[%p]:",
+                   "2026-11-29 12:00:00 UTC:10.0.0.1(5432):alice@shop:[123]:" + std::string(kStatement),
+                   "2026-11-29 12:00:01 UTC::@:[77]:" + std::string(kCheckpoint)},
+        PrefixCase{"%t [%p-%l] %q%u@%d ",
+                   "2026-11-29 12:00:00 CET [123-1] alice@shop " + std::string(kStatement),
+                   "2026-11-29 12:00:01 CET [77-1] " + std::string(kCheckpoint)},
+        PrefixCase{"%m [%p] %q[user=%u,db=%d,app=%a] ",
+                   "2026-11-29 12:00:00.123 +03 [123] [user=alice,db=shop,app=x] " + std::string(kStatement),
+                   "2026-11-29 12:00:01.000 +03 [77] " + std::string(kCheckpoint)}));
+
 TEST(ReadStderrLog, JoinsTabContinuationsIntoMultiLineStatements) {
   auto entries = ParseStderr(
       "2026-11-29 12:00:00.000 UTC [10] u@d LOG:  duration: 5.000 ms  statement: SELECT a,\n"
