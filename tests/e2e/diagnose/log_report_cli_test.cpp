@@ -47,6 +47,8 @@ TEST(LogReportCli, TextAndHtmlReports) {
   std::string page = core::ReadFile(html);
   EXPECT_TRUE(page.starts_with("<!DOCTYPE html>"));
   EXPECT_NE(page.find("UPDATE stock SET qty = qty - 1 WHERE item = 1"), std::string::npos);
+  EXPECT_NE(page.find("-- parameters: $1 = '3', $2 = '9'"), std::string::npos);
+  EXPECT_NE(page.find("<th>p50</th><th>p95</th><th>p99</th>"), std::string::npos);
   EXPECT_EQ(page.find("<script"), std::string::npos);
   EXPECT_EQ(page.find("http://"), std::string::npos);
 }
