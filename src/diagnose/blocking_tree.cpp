@@ -48,6 +48,30 @@ WHERE a.pid IN (SELECT pid FROM involved)
 ORDER BY a.pid
 )SQL";
 
+// Prepared transactions holding a granted lock on an object a session blocked by pid 0 waits
+// for. A prepared transaction's locks keep its original virtual transaction id; its
+// transactionid lock ties that id to pg_prepared_xacts.
+constexpr std::string_view kPreparedSql = R"SQL(
+WITH px AS (
+  SELECT p.gid, p.transaction::text AS xid, p.owner, p.database,
+         to_char(p.prepared AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS "UTC"') AS prepared_at,
+         extract(epoch FROM now() - p.prepared)::float8 AS prepared_seconds, h.virtualtransaction
+  FROM pg_prepared_xacts p
+  JOIN pg_locks h ON h.pid IS NULL AND h.locktype = 'transactionid' AND h.transactionid = p.transaction
+)
+SELECT DISTINCT px.gid, px.xid, px.owner, px.database, px.prepared_at, px.prepared_seconds
+FROM pg_locks w
+JOIN pg_locks h ON h.pid IS NULL AND h.granted AND h.locktype = w.locktype
+ AND h.database IS NOT DISTINCT FROM w.database AND h.relation IS NOT DISTINCT FROM w.relation
+ AND h.page IS NOT DISTINCT FROM w.page AND h.tuple IS NOT DISTINCT FROM w.tuple
+ AND h.transactionid IS NOT DISTINCT FROM w.transactionid
+ AND h.virtualxid IS NOT DISTINCT FROM w.virtualxid AND h.classid IS NOT DISTINCT FROM w.classid
+ AND h.objid IS NOT DISTINCT FROM w.objid AND h.objsubid IS NOT DISTINCT FROM w.objsubid
+JOIN px ON px.virtualtransaction = h.virtualtransaction
+WHERE NOT w.granted AND 0 = ANY(pg_blocking_pids(w.pid))
+ORDER BY px.gid
+)SQL";
+
 std::string Target(const pg::Result& r, int i, const LockRequest& lock) {
   auto col = [&](std::string_view name) { return std::string(r.Get(i, name)); };
   if (lock.locktype == "transactionid") {
@@ -96,6 +120,36 @@ SessionInfo SessionFromRow(const pg::Result& r, int i) {
   return s;
 }
 
+// pid 0: no backend to signal; the prepared transaction must be committed or rolled back.
+void AdvisePrepared(BlockingNode& node, const std::vector<PreparedXact>& prepared) {
+  node.prepared = prepared;
+  node.session.state = "prepared transaction";
+  std::vector<std::string> commits, rollbacks, names;
+  for (const PreparedXact& p : prepared) {
+    commits.push_back(fmt::format("COMMIT PREPARED {};", pg::QuoteLiteral(p.gid)));
+    rollbacks.push_back(fmt::format("ROLLBACK PREPARED {};", pg::QuoteLiteral(p.gid)));
+    names.push_back(fmt::format("{} (xid {}, by {} in database {}, prepared since {}, {:.0f} s)",
+                                pg::QuoteLiteral(p.gid), p.xid, p.owner, p.database,
+                                p.prepared_at, p.prepared_seconds));
+  }
+  if (prepared.size() == 1) {
+    node.session.user = prepared[0].owner;
+    node.session.database = prepared[0].database;
+    node.session.state_since = prepared[0].prepared_at;
+    node.session.state_seconds = prepared[0].prepared_seconds;
+  }
+  node.cancel_command = fmt::format("{}", fmt::join(commits, " "));
+  node.terminate_command = fmt::format("{}", fmt::join(rollbacks, " "));
+  node.advice =
+      prepared.empty()
+          ? "a prepared transaction (two-phase commit) holds the lock, and none was found in "
+            "pg_prepared_xacts any more: run `dbmedic locks` again"
+          : fmt::format("held by prepared transaction {}: no session to cancel or terminate; its "
+                        "transaction manager must COMMIT PREPARED or ROLLBACK PREPARED it (in its "
+                        "database); if it is orphaned, ROLLBACK PREPARED discards its changes",
+                        fmt::join(names, ", "));
+}
+
 void Advise(BlockingNode& node) {
   std::int64_t pid = node.session.pid;
   node.cancel_command = fmt::format("SELECT pg_cancel_backend({});", pid);
@@ -139,7 +193,16 @@ json SessionJson(const SessionInfo& s) {
 json NodeJson(const BlockingNode& n) {
   json j = SessionJson(n.session);
   j["blocked_total"] = n.blocked_total;
-  if (!n.cancel_command.empty()) {
+  if (n.session.pid == 0) {
+    json prepared = json::array();
+    for (const PreparedXact& p : n.prepared) {
+      prepared.push_back({{"gid", p.gid}, {"xid", p.xid}, {"owner", p.owner},
+                          {"database", p.database}, {"prepared_at", p.prepared_at},
+                          {"prepared_seconds", p.prepared_seconds}});
+    }
+    j["prepared_transactions"] = std::move(prepared);
+  }
+  if (!n.advice.empty()) {
     j["cancel_command"] = n.cancel_command;
     j["terminate_command"] = n.terminate_command;
     j["advice"] = n.advice;
@@ -154,6 +217,13 @@ json NodeJson(const BlockingNode& n) {
 void NodeText(const BlockingNode& n, int depth, std::string& out) {
   std::string indent(static_cast<std::size_t>(depth) * 4, ' ');
   const SessionInfo& s = n.session;
+  if (depth == 0 && s.pid == 0) {
+    out += fmt::format("prepared transaction(s) (pid 0), blocks {} session(s)\n   {}\n"
+                       "   commit: {}   rollback: {}\n",
+                       n.blocked_total, n.advice, n.cancel_command, n.terminate_command);
+    for (const auto& w : n.waiters) NodeText(w, depth + 1, out);
+    return;
+  }
   if (depth == 0) {
     out += fmt::format("pid {} {}@{} ({}), {} since {} ({:.1f} s){}, blocks {} session(s){}\n",
                        s.pid, s.user, s.database, s.application.empty() ? "-" : s.application,
@@ -193,7 +263,8 @@ std::vector<std::int64_t> ParseIntArray(std::string_view text) {
   return out;
 }
 
-BlockingTree BuildBlockingTree(const std::vector<SessionInfo>& sessions) {
+BlockingTree BuildBlockingTree(const std::vector<SessionInfo>& sessions,
+                               const std::vector<PreparedXact>& prepared) {
   std::map<std::int64_t, const SessionInfo*> by_pid;
   for (const auto& s : sessions) by_pid[s.pid] = &s;
   std::map<std::int64_t, std::vector<std::int64_t>> waiters_of;
@@ -236,7 +307,11 @@ BlockingTree BuildBlockingTree(const std::vector<SessionInfo>& sessions) {
     std::set<std::int64_t> path;
     BlockingNode root = build(pid, path);
     root.in_cycle = cycle;
-    Advise(root);
+    if (pid == 0) {
+      AdvisePrepared(root, prepared);
+    } else {
+      Advise(root);
+    }
     tree.roots.push_back(std::move(root));
   };
   for (const auto& [pid, waiters] : waiters_of) {
@@ -255,8 +330,21 @@ BlockingTree BuildBlockingTree(const std::vector<SessionInfo>& sessions) {
 BlockingTree ReadBlockingTree(pg::Connection& conn) {
   pg::Result r = conn.Exec(kSessionsSql);
   std::vector<SessionInfo> sessions;
-  for (int i = 0; i < r.rows(); ++i) sessions.push_back(SessionFromRow(r, i));
-  return BuildBlockingTree(sessions);
+  bool prepared_blocks = false;
+  for (int i = 0; i < r.rows(); ++i) {
+    sessions.push_back(SessionFromRow(r, i));
+    const auto& by = sessions.back().blocked_by;
+    prepared_blocks |= std::find(by.begin(), by.end(), 0) != by.end();
+  }
+  std::vector<PreparedXact> prepared;
+  if (prepared_blocks) {
+    pg::Result p = conn.Exec(kPreparedSql);
+    for (int i = 0; i < p.rows(); ++i) {
+      prepared.push_back(PreparedXact{p.GetString(i, 0), p.GetString(i, 1), p.GetString(i, 2),
+                                      p.GetString(i, 3), p.GetString(i, 4), p.GetDouble(i, 5)});
+    }
+  }
+  return BuildBlockingTree(sessions, prepared);
 }
 
 json BlockingTreeToJson(const BlockingTree& tree) {

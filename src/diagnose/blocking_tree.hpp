@@ -39,13 +39,25 @@ struct SessionInfo {
   std::vector<std::int64_t> blocked_by;
 };
 
+// A transaction prepared for two-phase commit (PREPARE TRANSACTION) that holds a lock others
+// wait for. pg_blocking_pids() names it as pid 0: no session to cancel or terminate.
+struct PreparedXact {
+  std::string gid;
+  std::string xid;
+  std::string owner;
+  std::string database;
+  std::string prepared_at;  // "2026-11-30 05:32:55 UTC"
+  double prepared_seconds = 0;
+};
+
 struct BlockingNode {
   SessionInfo session;
+  std::vector<PreparedXact> prepared;  // root pid 0 only: the prepared transactions blocking
   std::vector<BlockingNode> waiters;  // sessions it blocks directly
   std::size_t blocked_total = 0;      // sessions below it, all levels
   bool in_cycle = false;              // a deadlock the server has not broken yet
-  std::string cancel_command;         // SELECT pg_cancel_backend(PID)
-  std::string terminate_command;      // SELECT pg_terminate_backend(PID)
+  std::string cancel_command;         // SELECT pg_cancel_backend(PID); COMMIT PREPARED 'gid';
+  std::string terminate_command;      // SELECT pg_terminate_backend(PID); ROLLBACK PREPARED 'gid';
   std::string advice;                 // which of the two to use and why
 };
 
@@ -55,8 +67,10 @@ struct BlockingTree {
 };
 
 // `sessions`: every session of interest (waiters and their blockers). Waiters whose blockers
-// form a cycle get the cycle's members as roots (in_cycle = true).
-BlockingTree BuildBlockingTree(const std::vector<SessionInfo>& sessions);
+// form a cycle get the cycle's members as roots (in_cycle = true). `prepared`: the prepared
+// transactions holding locks the waiters blocked by pid 0 want.
+BlockingTree BuildBlockingTree(const std::vector<SessionInfo>& sessions,
+                               const std::vector<PreparedXact>& prepared = {});
 
 // Reads pg_stat_activity, pg_locks and pg_blocking_pids() in one query.
 BlockingTree ReadBlockingTree(pg::Connection& conn);

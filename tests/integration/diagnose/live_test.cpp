@@ -183,6 +183,46 @@ TEST(RowLocks, SecondWaiterForARowWaitsForTheTupleLock) {
   EXPECT_EQ(n->session.blocked_by, std::vector<std::int64_t>{first_pid});
 }
 
+// A transaction prepared for two-phase commit keeps its row lock with no session behind it:
+// pg_blocking_pids() names pid 0, and the way out is COMMIT/ROLLBACK PREPARED, not a signal.
+TEST(PreparedTransaction, BlockerIsNamedByItsGidWithTheCommandsThatEndIt) {
+  auto& cluster = SharedCluster();
+  cluster.Sql("DROP TABLE IF EXISTS pt_acc; CREATE TABLE pt_acc (id int PRIMARY KEY, n int);"
+              "INSERT INTO pt_acc VALUES (1, 0)");
+  cluster.Sql("BEGIN; UPDATE pt_acc SET n = 1 WHERE id = 1; PREPARE TRANSACTION 'dbmedic-pt'");
+  auto waiter = cluster.Connect();
+  auto observer = cluster.Connect();
+  std::int64_t waiter_pid = Pid(waiter);
+  std::jthread t([&] {
+    try {
+      waiter.Exec("UPDATE pt_acc SET n = 2 WHERE id = 1");
+    } catch (const std::exception& e) {
+      ADD_FAILURE() << e.what();
+    }
+  });
+  std::optional<BlockingTree> read;
+  try {
+    if (WaitFor([&] { return WaitsForLock(observer, waiter_pid); })) read = ReadBlockingTree(observer);
+  } catch (const std::exception& e) {
+    ADD_FAILURE() << e.what();
+  }
+  observer.Exec("ROLLBACK PREPARED 'dbmedic-pt'");
+  t.join();
+  ASSERT_TRUE(read);
+  ASSERT_EQ(read->roots.size(), 1u) << BlockingTreeToText(*read);
+  const BlockingNode& root = read->roots[0];
+  EXPECT_EQ(root.session.pid, 0);
+  EXPECT_EQ(root.session.state, "prepared transaction");
+  ASSERT_EQ(root.prepared.size(), 1u);
+  EXPECT_EQ(root.prepared[0].gid, "dbmedic-pt");
+  EXPECT_EQ(root.prepared[0].database, "postgres");
+  EXPECT_EQ(root.cancel_command, "COMMIT PREPARED 'dbmedic-pt';");
+  EXPECT_EQ(root.terminate_command, "ROLLBACK PREPARED 'dbmedic-pt';");
+  ASSERT_NE(FindNode(root, waiter_pid), nullptr);
+  EXPECT_NE(BlockingTreeToText(*read).find("rollback: ROLLBACK PREPARED 'dbmedic-pt';"),
+            std::string::npos);
+}
+
 TEST(TopQueries, DeltaCountsOnlyTheCallsBetweenSnapshots) {
   auto conn = SharedCluster().Connect();
   conn.Exec("DROP TABLE IF EXISTS tq_t; CREATE TABLE tq_t AS SELECT g AS id FROM generate_series(1, 1000) g");

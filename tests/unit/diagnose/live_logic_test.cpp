@@ -53,6 +53,28 @@ TEST(BuildBlockingTree, CycleWithoutARootIsShownAsDeadlock) {
   EXPECT_EQ(tree.roots[0].blocked_total, 1u);
 }
 
+TEST(BuildBlockingTree, PidZeroIsAPreparedTransactionToCommitOrRollBack) {
+  PreparedXact p{"pay-42", "746", "alice", "shop", "2026-11-30 05:32:55 UTC", 70};
+  auto tree = BuildBlockingTree({Session(9, {0})}, {p});
+  ASSERT_EQ(tree.roots.size(), 1u);
+  const BlockingNode& root = tree.roots[0];
+  EXPECT_EQ(root.session.pid, 0);
+  EXPECT_EQ(root.session.user, "alice");
+  EXPECT_EQ(root.cancel_command, "COMMIT PREPARED 'pay-42';");
+  EXPECT_EQ(root.terminate_command, "ROLLBACK PREPARED 'pay-42';");
+  EXPECT_EQ(root.advice.find("pg_terminate_backend"), std::string::npos);
+  EXPECT_NE(root.advice.find("'pay-42' (xid 746, by alice in database shop"), std::string::npos)
+      << root.advice;
+  EXPECT_EQ(BlockingTreeToJson(tree)["root_blockers"][0]["prepared_transactions"][0]["gid"], "pay-42");
+}
+
+TEST(BuildBlockingTree, PidZeroWithoutThePreparedTransactionSaysToLookAgain) {
+  auto tree = BuildBlockingTree({Session(9, {0})}, {});
+  ASSERT_EQ(tree.roots.size(), 1u);
+  EXPECT_TRUE(tree.roots[0].terminate_command.empty());
+  EXPECT_NE(tree.roots[0].advice.find("none was found in pg_prepared_xacts"), std::string::npos);
+}
+
 TEST(BuildBlockingTree, NobodyWaiting) {
   auto tree = BuildBlockingTree({});
   EXPECT_TRUE(tree.roots.empty());
