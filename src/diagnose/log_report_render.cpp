@@ -158,6 +158,29 @@ json HoursJson(const LogStats& st) {
 
 std::string Ms(const json& v) { return fmt::format("{:.3f}", v.get<double>()); }
 
+// The first lines of an auto_explain plan, indented; the rest is in the JSON and HTML reports.
+std::string PlanExcerpt(std::string_view plan, std::string_view indent) {
+  constexpr std::size_t kLines = 12;
+  std::string out;
+  std::size_t shown = 0, total = 0, pos = 0;
+  while (pos < plan.size()) {
+    std::size_t nl = plan.find('\n', pos);
+    std::string_view line = plan.substr(pos, nl == std::string_view::npos ? plan.npos : nl - pos);
+    pos = nl == std::string_view::npos ? plan.size() : nl + 1;
+    if (line.empty()) continue;
+    ++total;
+    if (shown < kLines) {
+      out += fmt::format("{}{}\n", indent, line);
+      ++shown;
+    }
+  }
+  if (total > shown) {
+    out += fmt::format("{}... {} more line(s): --output json or --html has the whole plan\n",
+                       indent, total - shown);
+  }
+  return out;
+}
+
 // The slowest execution of each listed statement as it ran: its literal text and, for the
 // extended protocol, the parameters it was bound with (what a user pastes into `explain`).
 std::string SlowestSamplesText(const json& top) {
@@ -174,8 +197,15 @@ std::string SlowestSamplesText(const json& top) {
     if (slow.contains("parameters")) {
       out += fmt::format("      parameters: {}\n", slow["parameters"].get<std::string>());
     }
+    const json& with_plan = slow.contains("plan") ? slow : q.value("slowest_plan", json());
+    if (with_plan.is_object() && with_plan.contains("plan")) {
+      out += fmt::format("      auto_explain plan ({:.3f} ms):\n",
+                         with_plan["duration_ms"].get<double>());
+      out += PlanExcerpt(with_plan["plan"].get<std::string>(), "        ");
+    }
   }
-  return out.empty() ? out : "\nSlowest execution of each (with its parameters)\n" + out;
+  if (out.empty()) return out;
+  return "\nSlowest execution of each (with its parameters and auto_explain plan)\n" + out;
 }
 
 }  // namespace
