@@ -43,6 +43,9 @@ std::string NodeName(const json& node) {
   std::string rel = RelationOf(node);
   std::string type = Str(node, "Node Type");
   if (type == "ModifyTable" && node.contains("Operation")) type = Str(node, "Operation");  // Update
+  if (auto it = node.find("Parallel Aware"); it != node.end() && it->is_boolean() && it->get<bool>()) {
+    type = "Parallel " + type;
+  }
   return rel.empty() ? type : type + " on " + rel;
 }
 
