@@ -241,6 +241,34 @@ TEST(LogAnalyzer, PairsLogDurationWithLogStatement) {
   EXPECT_EQ(s.slowest.query, "select 42");
 }
 
+// Three backends' messages interleaved as the logging collector writes them: every pairing
+// (statement with its later duration, temp file with its statement, bind with its execute's
+// parameters) stays within its own process.
+TEST(LogAnalyzer, InterleavedBackendsKeepTheirOwnPairs) {
+  LogStats stats = Analyze(
+      "2026-11-29 12:00:00.000 UTC [10] u@d LOG:  statement: select 10\n"
+      "2026-11-29 12:00:00.000 UTC [11] u@d LOG:  temporary file: path \"base/pgsql_tmp/pgsql_tmp11.0\", size 500\n"
+      "2026-11-29 12:00:00.000 UTC [12] u@d LOG:  duration: 0.100 ms  bind <unnamed>: select * from t where id = $1\n"
+      "2026-11-29 12:00:00.000 UTC [12] u@d DETAIL:  parameters: $1 = '12'\n"
+      "2026-11-29 12:00:00.000 UTC [10] u@d LOG:  temporary file: path \"base/pgsql_tmp/pgsql_tmp10.0\", size 700\n"
+      "2026-11-29 12:00:00.000 UTC [11] u@d LOG:  duration: 9.000 ms  statement: select *\n"
+      "\t  from big order by v\n"
+      "2026-11-29 12:00:00.000 UTC [12] u@d LOG:  duration: 4.000 ms  execute <unnamed>: select * from t where id = $1\n"
+      "2026-11-29 12:00:00.000 UTC [12] u@d DETAIL:  parameters: $1 = '12'\n"
+      "2026-11-29 12:00:00.000 UTC [10] u@d LOG:  duration: 7.000 ms\n");
+  ASSERT_EQ(stats.statements.size(), 3u);
+  auto of = [&](std::string_view normalized) -> const StatementStats& {
+    return stats.statements.at(FingerprintOf(normalized));
+  };
+  EXPECT_EQ(of("select ?").slowest.query, "select 10");
+  EXPECT_DOUBLE_EQ(of("select ?").timing.max_ms, 7.0);
+  EXPECT_EQ(of("select * from big order by v").slowest.pid, 11);
+  EXPECT_EQ(of("select * from t where id = ?").slowest.parameters, "$1 = '12'");
+  ASSERT_EQ(stats.temp_files.size(), 2u);
+  EXPECT_EQ(stats.temp_files.at(FingerprintOf("select ?")).total_bytes, 700u);
+  EXPECT_EQ(stats.temp_files.at(FingerprintOf("select * from big order by v")).total_bytes, 500u);
+}
+
 TEST(LogAnalyzer, ReadsQueryTextOfAutoExplainPlans) {
   LogStats stats = Analyze(
       "2026-11-29 12:00:00.000 UTC [10] u@d LOG:  duration: 12.500 ms  plan:\n"
