@@ -103,6 +103,10 @@ void Print(const diagnose::TopStatements& top) {
   double seconds = std::chrono::duration<double>(top.to - top.from).count();
   fmt::print("{} calls, {:.1f} ms of execution in {:.1f} s\n", top.total_calls, top.total_ms,
              seconds);
+  if (top.top.empty()) {
+    fmt::print("No statement completed in this interval.\n");
+    return;
+  }
   std::vector<std::vector<std::string>> rows;
   for (const auto& d : top.top) {
     const auto& c = d.counters;

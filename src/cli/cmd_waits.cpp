@@ -1,5 +1,7 @@
 // `dbmedic waits --duration 60s --interval 100ms`: samples active sessions' wait events and
 // shows where the time goes, by wait event, by query and by relation for lock waits.
+#include <unistd.h>
+
 #include <fmt/format.h>
 
 #include "cli/command.hpp"
@@ -42,6 +44,10 @@ void Run(Context& ctx, const WaitsArgs& args) {
   const core::Config& config = ctx.config();
   pg::Connection conn = diagnose::OpenDiagnoseSession(
       diagnose::ConnInfoFromConfig(config), config.Duration("diagnose.statement_timeout"));
+  if (!ctx.json() && ::isatty(STDERR_FILENO)) {  // a minute of silence looks like a hang
+    fmt::print(stderr, "Sampling pg_stat_activity every {} for {} ...\n", args.interval,
+               args.duration);
+  }
   diagnose::SamplingRun run = diagnose::SampleFor(conn, duration, interval);
   diagnose::WaitProfile profile =
       diagnose::ProfileWaits(run.samples, run.snapshots, interval, args.limit);

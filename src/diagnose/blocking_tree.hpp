@@ -17,8 +17,8 @@ namespace dbmedic::diagnose {
 struct LockRequest {  // the lock a waiting session has not been granted
   std::string locktype;  // relation, tuple, transactionid, virtualxid, advisory...
   std::string mode;      // ShareLock, AccessExclusiveLock...
-  std::string relation;  // regclass text, when the lock names one
-  std::string target;    // "transaction 745", "tuple (0,3) of acc", "relation acc"
+  std::string relation;  // regclass text, when the lock (or, for a row, its tuple lock) names one
+  std::string target;    // "transaction 745 (row (0,3) of acc)", "tuple (0,3) of acc", "relation acc"
 };
 
 struct SessionInfo {
@@ -32,19 +32,32 @@ struct SessionInfo {
   std::string wait_event;
   std::string query;
   double state_seconds = 0;  // since state_change
+  std::string state_since;   // state_change, "2026-11-30 05:01:02 UTC"; empty if unknown
   double xact_seconds = -1;  // since xact_start; -1 without a transaction
   std::optional<LockRequest> waiting_for;
   double wait_seconds = 0;  // since pg_locks.waitstart
   std::vector<std::int64_t> blocked_by;
 };
 
+// A transaction prepared for two-phase commit (PREPARE TRANSACTION) that holds a lock others
+// wait for. pg_blocking_pids() names it as pid 0: no session to cancel or terminate.
+struct PreparedXact {
+  std::string gid;
+  std::string xid;
+  std::string owner;
+  std::string database;
+  std::string prepared_at;  // "2026-11-30 05:32:55 UTC"
+  double prepared_seconds = 0;
+};
+
 struct BlockingNode {
   SessionInfo session;
+  std::vector<PreparedXact> prepared;  // root pid 0 only: the prepared transactions blocking
   std::vector<BlockingNode> waiters;  // sessions it blocks directly
   std::size_t blocked_total = 0;      // sessions below it, all levels
   bool in_cycle = false;              // a deadlock the server has not broken yet
-  std::string cancel_command;         // SELECT pg_cancel_backend(PID)
-  std::string terminate_command;      // SELECT pg_terminate_backend(PID)
+  std::string cancel_command;         // SELECT pg_cancel_backend(PID); COMMIT PREPARED 'gid';
+  std::string terminate_command;      // SELECT pg_terminate_backend(PID); ROLLBACK PREPARED 'gid';
   std::string advice;                 // which of the two to use and why
 };
 
@@ -54,8 +67,10 @@ struct BlockingTree {
 };
 
 // `sessions`: every session of interest (waiters and their blockers). Waiters whose blockers
-// form a cycle get the cycle's members as roots (in_cycle = true).
-BlockingTree BuildBlockingTree(const std::vector<SessionInfo>& sessions);
+// form a cycle get the cycle's members as roots (in_cycle = true). `prepared`: the prepared
+// transactions holding locks the waiters blocked by pid 0 want.
+BlockingTree BuildBlockingTree(const std::vector<SessionInfo>& sessions,
+                               const std::vector<PreparedXact>& prepared = {});
 
 // Reads pg_stat_activity, pg_locks and pg_blocking_pids() in one query.
 BlockingTree ReadBlockingTree(pg::Connection& conn);

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <initializer_list>
 #include <set>
 
 #include <fmt/format.h>
@@ -41,6 +42,10 @@ std::string RelationOf(const json& node) {
 std::string NodeName(const json& node) {
   std::string rel = RelationOf(node);
   std::string type = Str(node, "Node Type");
+  if (type == "ModifyTable" && node.contains("Operation")) type = Str(node, "Operation");  // Update
+  if (auto it = node.find("Parallel Aware"); it != node.end() && it->is_boolean() && it->get<bool>()) {
+    type = "Parallel " + type;
+  }
   return rel.empty() ? type : type + " on " + rel;
 }
 
@@ -318,6 +323,12 @@ class RolledBackTransaction {
   pg::Connection& conn_;
 };
 
+// Half the statement timeout: a wait for a lock must end as a lock timeout, named as such (with
+// equal timeouts statement_timeout, which started first, always fires first).
+std::chrono::milliseconds LockTimeout(const ExplainOptions& options) {
+  return std::max(options.timeout / 2, std::chrono::milliseconds(1));
+}
+
 Error Translate(const Error& e, const ExplainOptions& options) {
   std::string what = e.what();
   if (what.find("[25006]") != std::string::npos) {
@@ -335,9 +346,10 @@ Error Translate(const Error& e, const ExplainOptions& options) {
   }
   if (what.find("[55P03]") != std::string::npos) {
     return Error(ErrorCode::kTimeout,
-                 fmt::format("EXPLAIN waited longer than lock_timeout ({} ms) for a lock",
-                             options.timeout.count()),
-                 "see who holds it with `dbmedic locks`");
+                 fmt::format("EXPLAIN waited longer than lock_timeout ({} ms, half of "
+                             "statement_timeout) for a lock on a table of the statement",
+                             LockTimeout(options).count()),
+                 "see who holds it with `dbmedic locks`, or raise --diagnose-statement-timeout");
   }
   return e.WithContext("unable to run EXPLAIN");
 }
@@ -375,6 +387,30 @@ void CheckExistingIndexes(pg::Connection& conn, std::vector<Finding>& findings) 
   }
 }
 
+// "shared hit=12 read=3, temp read=40 written=40" like EXPLAIN's text format (zero counters
+// left out); empty when the node touched no buffer or BUFFERS figures are absent.
+std::string BuffersText(const json& node) {
+  auto part = [&](std::string_view kind, std::initializer_list<std::pair<const char*, const char*>> keys) {
+    std::string out;
+    for (auto [key, name] : keys) {
+      double v = Num(node, key);
+      if (v > 0) out += fmt::format(" {}={:.0f}", name, v);
+    }
+    return out.empty() ? out : std::string(kind) + out;
+  };
+  std::vector<std::string> parts;
+  for (std::string p : {part("shared", {{"Shared Hit Blocks", "hit"}, {"Shared Read Blocks", "read"},
+                                        {"Shared Dirtied Blocks", "dirtied"},
+                                        {"Shared Written Blocks", "written"}}),
+                        part("local", {{"Local Hit Blocks", "hit"}, {"Local Read Blocks", "read"},
+                                       {"Local Dirtied Blocks", "dirtied"},
+                                       {"Local Written Blocks", "written"}}),
+                        part("temp", {{"Temp Read Blocks", "read"}, {"Temp Written Blocks", "written"}})}) {
+    if (!p.empty()) parts.push_back(std::move(p));
+  }
+  return fmt::format("{}", fmt::join(parts, ", "));
+}
+
 void NodeText(const json& node, int depth, std::string& out) {
   std::string indent(static_cast<std::size_t>(depth) * 2, ' ');
   out += fmt::format("{}{}{}  (rows={:.0f}", indent, depth ? "-> " : "", NodeName(node),
@@ -387,8 +423,18 @@ void NodeText(const json& node, int depth, std::string& out) {
   for (const char* key : {"Index Cond", "Hash Cond", "Join Filter", "Filter", "Sort Key"}) {
     auto it = node.find(key);
     if (it == node.end()) continue;
-    std::string value = it->is_string() ? it->get<std::string>() : it->dump();
+    std::string value;
+    if (it->is_array()) {  // Sort Key: ["a", "b DESC"]
+      for (const json& item : *it) {
+        value += (value.empty() ? "" : ", ") + (item.is_string() ? item.get<std::string>() : item.dump());
+      }
+    } else {
+      value = it->is_string() ? it->get<std::string>() : it->dump();
+    }
     out += fmt::format("{}     {}: {}\n", indent, key, value);
+  }
+  if (std::string buffers = BuffersText(node); !buffers.empty()) {
+    out += fmt::format("{}     Buffers: {}\n", indent, buffers);
   }
   if (auto it = node.find("Plans"); it != node.end()) {
     for (const json& child : *it) NodeText(child, depth + 1, out);
@@ -479,7 +525,7 @@ ExplainResult RunExplain(pg::Connection& conn, std::string_view target,
   try {
     RolledBackTransaction tx(conn, !options.allow_writes);
     conn.Exec(fmt::format("SET LOCAL statement_timeout = {}; SET LOCAL lock_timeout = {}",
-                          options.timeout.count(), options.timeout.count()));
+                          options.timeout.count(), LockTimeout(options).count()));
     std::string text;
     if (result.generic) {
       // PostgreSQL 15 has no EXPLAIN (GENERIC_PLAN): a prepared statement with a forced generic
@@ -513,6 +559,11 @@ std::string PlanToText(const json& plan) {
   std::string out;
   NodeText(TopPlan(plan), 0, out);
   const json& first = plan.is_array() && !plan.empty() ? plan[0] : plan;
+  if (auto it = first.find("Planning"); it != first.end() && it->is_object()) {
+    if (std::string buffers = BuffersText(*it); !buffers.empty()) {
+      out += fmt::format("Planning buffers: {}\n", buffers);
+    }
+  }
   if (first.contains("Execution Time")) {
     out += fmt::format("Execution time: {:.3f} ms\n", first["Execution Time"].get<double>());
   }

@@ -19,6 +19,11 @@ constexpr std::string_view kCommon[] = {
     "%m [%p]: user=%u,db=%d,app=%a,client=%h ",
     "%t [%p]: [%l-1] ",
     "%m [%p] %q[user=%u,db=%d,app=%a] ",
+    "%t [%p]: [%l-1] user=%u,db=%d ",  // pgBadger's older recommendation
+    "%m [%p]: [%l-1] db=%d,user=%u ",  // Google Cloud SQL
+    "%t:%r:%u@%d:[%p]:",               // Amazon RDS
+    "%t-%c-",                          // Azure Database for PostgreSQL
+    "%t [%p-%l] %q%u@%d ",             // Debian's default before PostgreSQL 10
     "%m [%p] ",  // PostgreSQL's own default
     "%t [%p] ",
     "%m ",
@@ -26,6 +31,20 @@ constexpr std::string_view kCommon[] = {
 };
 
 bool IsDigitChar(char c) { return c >= '0' && c <= '9'; }
+bool IsLetter(char c) { return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z'); }
+
+// After a timestamp's space: the zone as PostgreSQL prints it, an abbreviation ("UTC", "CEST")
+// or an offset ("+03", "-0330"). Not "up to the next space": RDS's "%t:%r:..." puts a ':'
+// right after it.
+std::size_t SkipTimeZone(std::string_view text, std::size_t pos) {
+  if (pos < text.size() && (text[pos] == '+' || text[pos] == '-')) {
+    ++pos;
+    while (pos < text.size() && (IsDigitChar(text[pos]) || text[pos] == ':')) ++pos;
+    return pos;
+  }
+  while (pos < text.size() && IsLetter(text[pos])) ++pos;
+  return pos;
+}
 
 }  // namespace
 
@@ -83,10 +102,7 @@ std::optional<std::size_t> LogLinePrefix::MatchEscape(const Token& token, const 
       std::size_t used = 0;
       if (!ParseLogTimestamp(rest, seconds, used)) return std::nullopt;
       if (token.escape != 's') entry.time = seconds;
-      if (used < rest.size() && rest[used] == ' ') {  // time zone abbreviation or offset
-        std::size_t end = rest.find(' ', used + 1);
-        used = end == std::string_view::npos ? rest.size() : end;
-      }
+      if (used < rest.size() && rest[used] == ' ') used = SkipTimeZone(rest, used + 1);
       return used;
     }
     case 'n': {

@@ -40,7 +40,8 @@ std::string HourlyChart(const json& hours) {
   for (const json& h : hours) max = std::max(max, static_cast<double>(h["statements"].get<std::uint64_t>()));
   const double bar = 18, height = 120;
   std::string svg = fmt::format("<svg width=\"{}\" height=\"{}\" role=\"img\">",
-                                static_cast<int>(bar * static_cast<double>(hours.size()) + 40),
+                                // room for the first hour's label under a short chart
+                                static_cast<int>(std::max(160.0, bar * static_cast<double>(hours.size()) + 40)),
                                 static_cast<int>(height + 30));
   double x = 30;
   for (const json& h : hours) {

@@ -62,9 +62,9 @@ json StatementsJson(const LogStats& st, std::size_t top) {
               {"count", t.count},
               {"total_ms", Round3(t.total_ms)},
               {"mean_ms", Round3(t.count ? t.total_ms / static_cast<double>(t.count) : 0)},
-              {"p50_ms", Round3(t.sketch.Quantile(0.50))},
-              {"p95_ms", Round3(t.sketch.Quantile(0.95))},
-              {"p99_ms", Round3(t.sketch.Quantile(0.99))},
+              {"p50_ms", Round3(t.Quantile(0.50))},
+              {"p95_ms", Round3(t.Quantile(0.95))},
+              {"p99_ms", Round3(t.Quantile(0.99))},
               {"max_ms", Round3(t.max_ms)},
               {"share", total_ms > 0 ? Round3(t.total_ms / total_ms) : 0},
               {"source", s.timing.count > 0 ? "duration" : "auto_explain"},
@@ -158,6 +158,56 @@ json HoursJson(const LogStats& st) {
 
 std::string Ms(const json& v) { return fmt::format("{:.3f}", v.get<double>()); }
 
+// The first lines of an auto_explain plan, indented; the rest is in the JSON and HTML reports.
+std::string PlanExcerpt(std::string_view plan, std::string_view indent) {
+  constexpr std::size_t kLines = 12;
+  std::string out;
+  std::size_t shown = 0, total = 0, pos = 0;
+  while (pos < plan.size()) {
+    std::size_t nl = plan.find('\n', pos);
+    std::string_view line = plan.substr(pos, nl == std::string_view::npos ? plan.npos : nl - pos);
+    pos = nl == std::string_view::npos ? plan.size() : nl + 1;
+    if (line.empty()) continue;
+    ++total;
+    if (shown < kLines) {
+      out += fmt::format("{}{}\n", indent, line);
+      ++shown;
+    }
+  }
+  if (total > shown) {
+    out += fmt::format("{}... {} more line(s): --output json or --html has the whole plan\n",
+                       indent, total - shown);
+  }
+  return out;
+}
+
+// The slowest execution of each listed statement as it ran: its literal text and, for the
+// extended protocol, the parameters it was bound with (what a user pastes into `explain`).
+std::string SlowestSamplesText(const json& top) {
+  std::string out;
+  for (const json& q : top) {
+    const json& slow = q["slowest"];
+    if (slow.is_null()) continue;
+    out += fmt::format("  {}  {:.3f} ms at {} (pid {}, {}@{}): {}\n",
+                       q["fingerprint"].get<std::string>(), slow["duration_ms"].get<double>(),
+                       slow["time"].is_null() ? "-" : slow["time"].get<std::string>(),
+                       slow["pid"].get<std::int64_t>(), slow["user"].get<std::string>(),
+                       slow["database"].get<std::string>(),
+                       OneLine(slow["query"].get<std::string>()).substr(0, 300));
+    if (slow.contains("parameters")) {
+      out += fmt::format("      parameters: {}\n", slow["parameters"].get<std::string>());
+    }
+    const json& with_plan = slow.contains("plan") ? slow : q.value("slowest_plan", json());
+    if (with_plan.is_object() && with_plan.contains("plan")) {
+      out += fmt::format("      auto_explain plan ({:.3f} ms):\n",
+                         with_plan["duration_ms"].get<double>());
+      out += PlanExcerpt(with_plan["plan"].get<std::string>(), "        ");
+    }
+  }
+  if (out.empty()) return out;
+  return "\nSlowest execution of each (with its parameters and auto_explain plan)\n" + out;
+}
+
 }  // namespace
 
 json LogReportToJson(const LogReport& report, std::size_t top) {
@@ -215,11 +265,13 @@ std::string LogReportToText(const LogReport& report, std::size_t top) {
   std::vector<std::vector<std::string>> rows;
   for (const json& q : s["top"]) {
     rows.push_back({q["fingerprint"], std::to_string(q["count"].get<std::uint64_t>()),
-                    Ms(q["total_ms"]), Ms(q["mean_ms"]), Ms(q["p95_ms"]), Ms(q["max_ms"]),
+                    Ms(q["total_ms"]), Ms(q["mean_ms"]), Ms(q["p50_ms"]), Ms(q["p95_ms"]),
+                    Ms(q["p99_ms"]), Ms(q["max_ms"]),
                     fmt::format("{:.1f}%", q["share"].get<double>() * 100), q["query"]});
   }
-  out += RenderTextTable({"fingerprint", "count", "total ms", "mean ms", "p95 ms", "max ms",
-                          "share", "query"}, rows);
+  out += RenderTextTable({"fingerprint", "count", "total ms", "mean ms", "p50 ms", "p95 ms",
+                          "p99 ms", "max ms", "share", "query"}, rows);
+  out += SlowestSamplesText(s["top"]);
   rows.clear();
   for (const json& lw : j["locks"]["lock_waits"]) {
     rows.push_back({lw["lock"], std::to_string(lw["waits"].get<std::uint64_t>()),

@@ -92,6 +92,7 @@ std::string_view ObjectKind(std::string_view object) {
 }  // namespace
 
 void Timing::Add(double ms) {
+  min_ms = count == 0 ? ms : std::min(min_ms, ms);
   ++count;
   total_ms += ms;
   max_ms = std::max(max_ms, ms);
@@ -99,10 +100,17 @@ void Timing::Add(double ms) {
 }
 
 void Timing::Merge(const Timing& other) {
+  if (other.count == 0) return;
+  min_ms = count == 0 ? other.min_ms : std::min(min_ms, other.min_ms);
   count += other.count;
   total_ms += other.total_ms;
   max_ms = std::max(max_ms, other.max_ms);
   sketch.Merge(other.sketch);
+}
+
+double Timing::Quantile(double q) const {
+  if (count == 0) return 0;
+  return std::clamp(sketch.Quantile(q), min_ms, max_ms);
 }
 
 HourStats& LogAnalyzer::Hour(std::int64_t time) {

@@ -29,10 +29,14 @@ struct StatementSample {
 struct Timing {
   std::uint64_t count = 0;
   double total_ms = 0;
+  double min_ms = 0;
   double max_ms = 0;
   QuantileSketch sketch;
   void Add(double ms);
   void Merge(const Timing& other);
+  // The sketch's answer, kept within the exact min and max: a bucket's representative can lie
+  // up to 1% beyond them (a p99 above the max, or a single execution's p50 off its duration).
+  double Quantile(double q) const;
 };
 
 struct StatementStats {

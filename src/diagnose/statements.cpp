@@ -17,35 +17,38 @@ using Key = std::tuple<std::int64_t, std::int64_t, std::int64_t, bool>;
 
 Key KeyOf(const StatementCounters& c) { return {c.userid, c.dbid, c.queryid, c.toplevel}; }
 
-bool ListHas(std::string_view list, std::string_view name) {
+// "a, \"b c\"" -> {"a", "b c"}: the items of a list setting as the server splits them.
+std::vector<std::string> SplitList(std::string_view list) {
+  std::vector<std::string> items;
   std::size_t pos = 0;
   while (pos <= list.size()) {
     std::size_t comma = list.find(',', pos);
     std::string_view item = list.substr(pos, comma == std::string_view::npos ? list.npos : comma - pos);
     while (!item.empty() && (item.front() == ' ' || item.front() == '"')) item.remove_prefix(1);
     while (!item.empty() && (item.back() == ' ' || item.back() == '"')) item.remove_suffix(1);
-    if (item == name) return true;
+    if (!item.empty()) items.emplace_back(item);
     if (comma == std::string_view::npos) break;
     pos = comma + 1;
   }
-  return false;
+  return items;
 }
 
 }  // namespace
 
 std::string PgStatStatementsSchema(pg::Connection& conn) {
-  std::string preload = conn.Scalar("SELECT current_setting('shared_preload_libraries')");
-  std::string db = conn.Scalar("SELECT current_database()");
-  std::string schema = conn.Scalar(
-      "SELECT n.nspname FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace "
-      "WHERE e.extname = 'pg_stat_statements'");
-  bool loaded = ListHas(preload, "pg_stat_statements");
+  pg::Result r = conn.Exec(
+      "/* dbmedic top-queries */ SELECT current_setting('shared_preload_libraries'), "
+      "current_database(), (SELECT n.nspname FROM pg_extension e JOIN pg_namespace n "
+      "ON n.oid = e.extnamespace WHERE e.extname = 'pg_stat_statements')");
+  std::string preload = r.GetString(0, 0);
+  std::string db = r.GetString(0, 1);
+  std::string schema = r.IsNull(0, 2) ? std::string() : r.GetString(0, 2);
+  std::vector<std::string> libraries = SplitList(preload);
+  bool loaded = std::find(libraries.begin(), libraries.end(), "pg_stat_statements") != libraries.end();
   if (loaded && !schema.empty()) return schema;
-  std::string new_list = preload.empty() ? "pg_stat_statements" : preload + ", pg_stat_statements";
   std::string preload_step = fmt::format(
-      "add it to shared_preload_libraries (ALTER SYSTEM SET shared_preload_libraries = '{}'; or "
-      "edit postgresql.conf) and restart PostgreSQL",
-      new_list);
+      "add it to shared_preload_libraries ({}; or edit postgresql.conf) and restart PostgreSQL",
+      PreloadCommand(preload));
   std::string create_step =
       fmt::format("run CREATE EXTENSION pg_stat_statements; in database '{}'", db);
   if (!loaded && schema.empty()) {
@@ -67,6 +70,14 @@ std::string PgStatStatementsSchema(pg::Connection& conn) {
                           "database '{}'",
                           db),
               create_step);
+}
+
+std::string PreloadCommand(std::string_view current) {
+  std::vector<std::string> items = SplitList(current);
+  items.push_back("pg_stat_statements");
+  std::vector<std::string> literals;
+  for (const std::string& item : items) literals.push_back(pg::QuoteLiteral(item));
+  return fmt::format("ALTER SYSTEM SET shared_preload_libraries = {};", fmt::join(literals, ", "));
 }
 
 namespace {
@@ -131,12 +142,14 @@ StatementOrder ParseStatementOrder(std::string_view text) {
 
 StatementSnapshot TakeStatementSnapshot(pg::Connection& conn) {
   std::string schema = PgStatStatementsSchema(conn);
+  // The tag leaves dbmedic's own statements (these two) out of the deltas it reports.
   pg::Result r = conn.Exec(fmt::format(
-      "SELECT s.userid, s.dbid, s.queryid, s.toplevel, coalesce(r.rolname, '') AS rolname, "
+      "/* dbmedic top-queries */ SELECT s.userid, s.dbid, s.queryid, s.toplevel, coalesce(r.rolname, '') AS rolname, "
       "coalesce(d.datname, '') AS datname, s.query, s.calls, s.total_exec_time, s.max_exec_time, "
       "s.rows, s.shared_blks_hit, s.shared_blks_read, s.temp_blks_read, s.temp_blks_written "
       "FROM {}.pg_stat_statements s LEFT JOIN pg_roles r ON r.oid = s.userid "
-      "LEFT JOIN pg_database d ON d.oid = s.dbid WHERE s.queryid IS NOT NULL",
+      "LEFT JOIN pg_database d ON d.oid = s.dbid WHERE s.queryid IS NOT NULL "
+      "AND s.query NOT LIKE '/* dbmedic top-queries */%'",
       pg::QuoteIdent(schema)));
   StatementSnapshot snap;
   snap.taken = Clock::now();

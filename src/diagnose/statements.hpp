@@ -61,6 +61,11 @@ struct TopStatements {
   std::vector<StatementDelta> top;
 };
 
+// The ALTER SYSTEM that adds pg_stat_statements to the current shared_preload_libraries, one
+// literal per library: a single quoted 'a, b' would name one library called "a, b", and the
+// server would not start.
+std::string PreloadCommand(std::string_view current);
+
 // The schema pg_stat_statements is installed in. Throws Error(kNotFound) saying exactly what
 // to change: shared_preload_libraries (and a restart) and/or CREATE EXTENSION in this database.
 std::string PgStatStatementsSchema(pg::Connection& conn);

@@ -47,8 +47,24 @@ TEST(LogReportCli, TextAndHtmlReports) {
   std::string page = core::ReadFile(html);
   EXPECT_TRUE(page.starts_with("<!DOCTYPE html>"));
   EXPECT_NE(page.find("UPDATE stock SET qty = qty - 1 WHERE item = 1"), std::string::npos);
+  EXPECT_NE(page.find("-- parameters: $1 = '3', $2 = '9'"), std::string::npos);
+  EXPECT_NE(page.find("<th>p50</th><th>p95</th><th>p99</th>"), std::string::npos);
   EXPECT_EQ(page.find("<script"), std::string::npos);
   EXPECT_EQ(page.find("http://"), std::string::npos);
+}
+
+TEST(LogReportCli, TextShowsPercentilesAndTheSlowestRunWithItsParameters) {
+  auto r = RunDbmedic({"log-report", kSample});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  for (const char* column : {"p50 ms", "p95 ms", "p99 ms", "max ms"}) {
+    EXPECT_NE(r.out.find(column), std::string::npos) << column << "\n" << r.out;
+  }
+  EXPECT_NE(r.out.find("37.500 ms at 2026-11-29 10:00:02 (pid 202, app@shop): select * from "
+                       "orders where customer_id = 7"),
+            std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("2.000 ms at 2026-11-29 10:00:03 (pid 201, app@shop): SELECT name FROM "
+                       "customers WHERE id IN ($1, $2)\n      parameters: $1 = '3', $2 = '9'\n"),
+            std::string::npos) << r.out;
 }
 
 TEST(LogReportCli, MissingFileExitsNotFound) {

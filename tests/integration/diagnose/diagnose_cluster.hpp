@@ -30,6 +30,7 @@ inline dbmedic::testing::TestCluster& SharedCluster() {
           {"log_temp_files", "0"},
           {"log_checkpoints", "on"},
           {"lc_messages", "C"},
+          {"max_prepared_transactions", "5"},
           {"auto_explain.log_min_duration", "0"},
           {"auto_explain.log_analyze", "on"},
       }});

@@ -95,12 +95,35 @@ TEST_F(Contention, WaitersSayWhatTheyWaitFor) {
   ASSERT_TRUE(row->session.waiting_for);
   EXPECT_EQ(row->session.waiting_for->locktype, "transactionid");
   EXPECT_EQ(row->session.waiting_for->mode, "ShareLock");
+  EXPECT_EQ(row->session.waiting_for->relation, "ct_acc");
+  EXPECT_TRUE(row->session.waiting_for->target.starts_with("transaction "));
+  // The row version the holder updated: still the visible one to the observer.
+  std::string ctid = observer_->Scalar("SELECT ctid FROM ct_acc WHERE id = 1");
+  EXPECT_TRUE(row->session.waiting_for->target.ends_with(" (row " + ctid + " of ct_acc)"))
+      << row->session.waiting_for->target << " " << ctid;
   EXPECT_EQ(row->session.query, "UPDATE ct_acc SET n = 5 WHERE id = 1");
   const BlockingNode* table = FindNode(tree.roots[0], table_pid_);
   ASSERT_NE(table, nullptr);
   ASSERT_TRUE(table->session.waiting_for);
   EXPECT_EQ(table->session.waiting_for->mode, "ExclusiveLock");
   EXPECT_EQ(table->session.waiting_for->target, "relation ct_acc");
+}
+
+TEST_F(Contention, RootSaysSinceWhenItIsIdleInTransaction) {
+  BlockingTree tree = ReadBlockingTree(*observer_);
+  ASSERT_EQ(tree.roots.size(), 1u);
+  const SessionInfo& root = tree.roots[0].session;
+  std::string since = observer_->Scalar(
+      "SELECT to_char(state_change AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS \"UTC\"') "
+      "FROM pg_stat_activity WHERE pid = " + std::to_string(holder_pid_));
+  EXPECT_EQ(root.state_since, since);
+  EXPECT_TRUE(tree.roots[0].advice.starts_with("idle in transaction since " + since))
+      << tree.roots[0].advice;
+  std::string text = BlockingTreeToText(tree);
+  EXPECT_NE(text.find("idle in transaction since " + since), std::string::npos) << text;
+  EXPECT_NE(text.find("SELECT pg_terminate_backend(" + std::to_string(holder_pid_) + ");"),
+            std::string::npos) << text;
+  EXPECT_NE(text.find(" s for ExclusiveLock on relation ct_acc\n"), std::string::npos) << text;
 }
 
 TEST_F(Contention, WaitSamplesShowLockTimeOnTheRelation) {
@@ -114,6 +137,90 @@ TEST_F(Contention, WaitSamplesShowLockTimeOnTheRelation) {
   EXPECT_TRUE(has(p.by_event, "Lock:relation"));
   EXPECT_TRUE(has(p.by_relation, "ct_acc"));
   EXPECT_TRUE(has(p.by_query, "update ct_acc set n = ? where id = ?"));
+}
+
+// Two sessions update the same row an open transaction changed: the first waits for the
+// holder's transaction (holding the row's tuple lock), the second for that tuple lock.
+TEST(RowLocks, SecondWaiterForARowWaitsForTheTupleLock) {
+  auto& cluster = SharedCluster();
+  cluster.Sql("DROP TABLE IF EXISTS rl_acc; CREATE TABLE rl_acc (id int PRIMARY KEY, n int);"
+              "INSERT INTO rl_acc VALUES (1, 0)");
+  auto holder = cluster.Connect();
+  auto first = cluster.Connect();
+  auto second = cluster.Connect();
+  auto observer = cluster.Connect();
+  std::int64_t first_pid = Pid(first), second_pid = Pid(second);
+  holder.Exec("BEGIN; UPDATE rl_acc SET n = 1 WHERE id = 1");
+  auto update = [](pg::Connection& c) {
+    try {
+      c.Exec("UPDATE rl_acc SET n = n + 1 WHERE id = 1");
+    } catch (const std::exception& e) {
+      ADD_FAILURE() << e.what();
+    }
+  };
+  std::jthread t1([&] { update(first); });
+  ASSERT_TRUE(WaitFor([&] { return WaitsForLock(observer, first_pid); }));
+  std::jthread t2([&] { update(second); });
+  // The holder rolls back whatever happens below, or the waiter threads never end.
+  std::optional<BlockingTree> read;
+  try {
+    if (WaitFor([&] { return WaitsForLock(observer, second_pid); })) read = ReadBlockingTree(observer);
+  } catch (const std::exception& e) {
+    ADD_FAILURE() << e.what();
+  }
+  holder.Exec("ROLLBACK");
+  t1.join();
+  t2.join();
+  ASSERT_TRUE(read);
+  const BlockingTree& tree = *read;
+  ASSERT_EQ(tree.roots.size(), 1u);
+  const BlockingNode* n = FindNode(tree.roots[0], second_pid);
+  ASSERT_NE(n, nullptr) << BlockingTreeToText(tree);
+  ASSERT_TRUE(n->session.waiting_for);
+  EXPECT_EQ(n->session.waiting_for->locktype, "tuple");
+  EXPECT_EQ(n->session.waiting_for->mode, "ExclusiveLock");
+  EXPECT_EQ(n->session.waiting_for->target, "tuple (0,1) of rl_acc");
+  EXPECT_EQ(n->session.blocked_by, std::vector<std::int64_t>{first_pid});
+}
+
+// A transaction prepared for two-phase commit keeps its row lock with no session behind it:
+// pg_blocking_pids() names pid 0, and the way out is COMMIT/ROLLBACK PREPARED, not a signal.
+TEST(PreparedTransaction, BlockerIsNamedByItsGidWithTheCommandsThatEndIt) {
+  auto& cluster = SharedCluster();
+  cluster.Sql("DROP TABLE IF EXISTS pt_acc; CREATE TABLE pt_acc (id int PRIMARY KEY, n int);"
+              "INSERT INTO pt_acc VALUES (1, 0)");
+  cluster.Sql("BEGIN; UPDATE pt_acc SET n = 1 WHERE id = 1; PREPARE TRANSACTION 'dbmedic-pt'");
+  auto waiter = cluster.Connect();
+  auto observer = cluster.Connect();
+  std::int64_t waiter_pid = Pid(waiter);
+  std::jthread t([&] {
+    try {
+      waiter.Exec("UPDATE pt_acc SET n = 2 WHERE id = 1");
+    } catch (const std::exception& e) {
+      ADD_FAILURE() << e.what();
+    }
+  });
+  std::optional<BlockingTree> read;
+  try {
+    if (WaitFor([&] { return WaitsForLock(observer, waiter_pid); })) read = ReadBlockingTree(observer);
+  } catch (const std::exception& e) {
+    ADD_FAILURE() << e.what();
+  }
+  observer.Exec("ROLLBACK PREPARED 'dbmedic-pt'");
+  t.join();
+  ASSERT_TRUE(read);
+  ASSERT_EQ(read->roots.size(), 1u) << BlockingTreeToText(*read);
+  const BlockingNode& root = read->roots[0];
+  EXPECT_EQ(root.session.pid, 0);
+  EXPECT_EQ(root.session.state, "prepared transaction");
+  ASSERT_EQ(root.prepared.size(), 1u);
+  EXPECT_EQ(root.prepared[0].gid, "dbmedic-pt");
+  EXPECT_EQ(root.prepared[0].database, "postgres");
+  EXPECT_EQ(root.cancel_command, "COMMIT PREPARED 'dbmedic-pt';");
+  EXPECT_EQ(root.terminate_command, "ROLLBACK PREPARED 'dbmedic-pt';");
+  ASSERT_NE(FindNode(root, waiter_pid), nullptr);
+  EXPECT_NE(BlockingTreeToText(*read).find("rollback: ROLLBACK PREPARED 'dbmedic-pt';"),
+            std::string::npos);
 }
 
 TEST(TopQueries, DeltaCountsOnlyTheCallsBetweenSnapshots) {
@@ -131,6 +238,38 @@ TEST(TopQueries, DeltaCountsOnlyTheCallsBetweenSnapshots) {
   EXPECT_EQ(it->counters.calls, 5);
   EXPECT_EQ(it->counters.rows, 5);
   EXPECT_GT(it->share, 0);
+}
+
+TEST(TopQueries, ItsOwnSnapshotStatementsAreLeftOut) {
+  auto conn = SharedCluster().Connect();
+  StatementSnapshot before = TakeStatementSnapshot(conn);
+  StatementSnapshot between = TakeStatementSnapshot(conn);
+  StatementSnapshot after = TakeStatementSnapshot(conn);
+  for (const auto& c : after.rows) {
+    EXPECT_EQ(c.query.find("dbmedic top-queries"), std::string::npos) << c.query;
+  }
+  TopStatements top = DiffSnapshots(before, after, StatementOrder::kCalls, 100);
+  for (const auto& d : top.top) EXPECT_EQ(d.counters.query.find("pg_stat_statements"), std::string::npos);
+}
+
+TEST(TopQueries, SortSpillingToDiskShowsTempBlocks) {
+  auto conn = SharedCluster().Connect();
+  conn.Exec("DROP TABLE IF EXISTS tq_sort; CREATE TABLE tq_sort AS SELECT g AS id, md5(g::text) AS "
+            "note FROM generate_series(1, 50000) g");
+  conn.Exec("SET work_mem = '64kB'");
+  StatementSnapshot before = TakeStatementSnapshot(conn);
+  conn.Exec("SELECT * FROM tq_sort ORDER BY note OFFSET 49999");
+  StatementSnapshot after = TakeStatementSnapshot(conn);
+  conn.Exec("RESET work_mem");
+  TopStatements top = DiffSnapshots(before, after, StatementOrder::kIo, 100);
+  auto it = std::find_if(top.top.begin(), top.top.end(), [](const StatementDelta& d) {
+    return d.counters.query == "SELECT * FROM tq_sort ORDER BY note OFFSET $1";
+  });
+  ASSERT_NE(it, top.top.end());
+  EXPECT_EQ(it->counters.calls, 1);
+  EXPECT_GT(it->counters.temp_blks_written, 0);
+  EXPECT_GT(it->counters.temp_blks_read, 0);
+  EXPECT_GT(it->counters.max_ms, 0);
 }
 
 TEST(TopQueries, MissingExtensionSaysWhatToRun) {
@@ -241,6 +380,58 @@ TEST_F(Explain, AllowedWritesAreRolledBack) {
   ExplainResult r = RunExplain(conn, "UPDATE ex_orders SET a = -1 WHERE id = 1", Options(true, true));
   EXPECT_TRUE(r.analyzed);
   EXPECT_EQ(conn.Scalar("SELECT a FROM ex_orders WHERE id = 1"), "1");
+}
+
+TEST_F(Explain, AnalyzeFindsAHashSpillingToDisk) {
+  auto conn = SharedCluster().Connect();
+  conn.Exec("SET work_mem = '64kB'; SET hash_mem_multiplier = 1; SET enable_mergejoin = off; "
+            "SET enable_nestloop = off");
+  ExplainResult r = RunExplain(conn,
+                               "SELECT count(*) FROM ex_orders a JOIN ex_orders b ON b.id = a.id",
+                               Options(true));
+  conn.Exec("RESET work_mem; RESET hash_mem_multiplier; RESET enable_mergejoin; "
+            "RESET enable_nestloop");
+  const Finding* f = Find(r, FindingKind::kHashSpill);
+  ASSERT_NE(f, nullptr) << PlanToText(r.plan);
+  EXPECT_NE(f->suggestion.find("work_mem"), std::string::npos);
+}
+
+TEST_F(Explain, AnalyzedPlanTextShowsBuffers) {
+  auto conn = SharedCluster().Connect();
+  ExplainResult r = RunExplain(conn, "SELECT count(*) FROM ex_small", Options(true));
+  std::string text = PlanToText(r.plan);
+  EXPECT_NE(text.find("Seq Scan on public.ex_small"), std::string::npos) << text;
+  EXPECT_NE(text.find("     Buffers: shared "), std::string::npos) << text;
+}
+
+TEST_F(Explain, AnalyzeStopsAtTheStatementTimeout) {
+  auto conn = SharedCluster().Connect();
+  try {
+    RunExplain(conn, "SELECT pg_sleep(30)", ExplainOptions{true, false, std::chrono::milliseconds(300)});
+    FAIL() << "expected an error";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), ErrorCode::kTimeout);
+    EXPECT_EQ(std::string(e.what()), "EXPLAIN stopped after statement_timeout (300 ms)");
+    EXPECT_NE(e.hint().find("drop --analyze"), std::string::npos) << e.hint();
+  }
+  EXPECT_EQ(conn.Scalar("SELECT 1"), "1");  // the session is usable again
+}
+
+TEST_F(Explain, LockedTableStopsAtTheLockTimeout) {
+  auto holder = SharedCluster().Connect();
+  holder.Exec("BEGIN; LOCK TABLE ex_small IN ACCESS EXCLUSIVE MODE");
+  auto conn = SharedCluster().Connect();
+  try {
+    RunExplain(conn, "SELECT * FROM ex_small", ExplainOptions{false, false, std::chrono::milliseconds(600)});
+    ADD_FAILURE() << "expected an error";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), ErrorCode::kTimeout);
+    EXPECT_EQ(std::string(e.what()),
+              "EXPLAIN waited longer than lock_timeout (300 ms, half of statement_timeout) for a "
+              "lock on a table of the statement");
+    EXPECT_NE(e.hint().find("dbmedic locks"), std::string::npos) << e.hint();
+  }
+  holder.Exec("ROLLBACK");
 }
 
 TEST_F(Explain, SeveralStatementsAreRefused) {

@@ -184,6 +184,16 @@ TEST_F(LogReportOnServerLog, AutoExplainPlansAreAttached) {
   EXPECT_NE(s->slowest_plan.plan.find("Seq Scan on"), std::string::npos) << s->slowest_plan.plan;
 }
 
+TEST_F(LogReportOnServerLog, TextReportShowsTheSlowestRunsPlan) {
+  LogReport r = Report(StderrCopy());
+  std::string text = LogReportToText(r, 100);
+  std::size_t at = text.find("SELECT count(*) FROM lr_big WHERE v = ");
+  ASSERT_NE(at, std::string::npos) << text;
+  std::size_t plan = text.find("      auto_explain plan (", at);
+  ASSERT_NE(plan, std::string::npos) << text.substr(at, 2000);
+  EXPECT_NE(text.find("Seq Scan on lr_big", plan), std::string::npos) << text.substr(plan, 1000);
+}
+
 TEST_F(LogReportOnServerLog, ExtendedProtocolParametersAreKept) {
   LogReport r = Report(StderrCopy());
   const StatementStats* s = Find(r.stats, "select id from lr_big where id = ?");

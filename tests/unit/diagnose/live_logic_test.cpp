@@ -53,6 +53,28 @@ TEST(BuildBlockingTree, CycleWithoutARootIsShownAsDeadlock) {
   EXPECT_EQ(tree.roots[0].blocked_total, 1u);
 }
 
+TEST(BuildBlockingTree, PidZeroIsAPreparedTransactionToCommitOrRollBack) {
+  PreparedXact p{"pay-42", "746", "alice", "shop", "2026-11-30 05:32:55 UTC", 70};
+  auto tree = BuildBlockingTree({Session(9, {0})}, {p});
+  ASSERT_EQ(tree.roots.size(), 1u);
+  const BlockingNode& root = tree.roots[0];
+  EXPECT_EQ(root.session.pid, 0);
+  EXPECT_EQ(root.session.user, "alice");
+  EXPECT_EQ(root.cancel_command, "COMMIT PREPARED 'pay-42';");
+  EXPECT_EQ(root.terminate_command, "ROLLBACK PREPARED 'pay-42';");
+  EXPECT_EQ(root.advice.find("pg_terminate_backend"), std::string::npos);
+  EXPECT_NE(root.advice.find("'pay-42' (xid 746, by alice in database shop"), std::string::npos)
+      << root.advice;
+  EXPECT_EQ(BlockingTreeToJson(tree)["root_blockers"][0]["prepared_transactions"][0]["gid"], "pay-42");
+}
+
+TEST(BuildBlockingTree, PidZeroWithoutThePreparedTransactionSaysToLookAgain) {
+  auto tree = BuildBlockingTree({Session(9, {0})}, {});
+  ASSERT_EQ(tree.roots.size(), 1u);
+  EXPECT_TRUE(tree.roots[0].terminate_command.empty());
+  EXPECT_NE(tree.roots[0].advice.find("none was found in pg_prepared_xacts"), std::string::npos);
+}
+
 TEST(BuildBlockingTree, NobodyWaiting) {
   auto tree = BuildBlockingTree({});
   EXPECT_TRUE(tree.roots.empty());
@@ -150,6 +172,57 @@ TEST(DiffSnapshots, OrdersByCallsAndLimits) {
   TopStatements top = DiffSnapshots(before, after, StatementOrder::kCalls, 1);
   ASSERT_EQ(top.top.size(), 1u);
   EXPECT_EQ(top.top[0].counters.queryid, 2);
+}
+
+// Three statements, each the largest by a different measure.
+StatementSnapshot ThreeKinds() {
+  StatementCounters many_rows = Counters(1, 2, 10);
+  many_rows.rows = 50000;
+  StatementCounters reads = Counters(2, 2, 20);
+  reads.shared_blks_read = 100;
+  reads.temp_blks_read = 40;
+  reads.temp_blks_written = 40;
+  reads.shared_blks_hit = 1;
+  StatementCounters hits_only = Counters(3, 1, 30);
+  hits_only.shared_blks_hit = 10000;  // cache hits are not I/O
+  return {Clock::time_point(), {many_rows, reads, hits_only}};
+}
+
+TEST(DiffSnapshots, OrdersByIoCountsBlocksReadAndTempBlocks) {
+  TopStatements top = DiffSnapshots({}, ThreeKinds(), StatementOrder::kIo, 10);
+  ASSERT_EQ(top.top.size(), 3u);
+  EXPECT_EQ(top.top[0].counters.queryid, 2);
+  EXPECT_EQ(top.top[0].counters.temp_blks_written, 40);
+}
+
+TEST(DiffSnapshots, OrdersByRows) {
+  TopStatements top = DiffSnapshots({}, ThreeKinds(), StatementOrder::kRows, 10);
+  EXPECT_EQ(top.top[0].counters.queryid, 1);
+}
+
+TEST(DiffSnapshots, OrdersByMeanTime) {
+  TopStatements top = DiffSnapshots({}, ThreeKinds(), StatementOrder::kMean, 10);
+  EXPECT_EQ(top.top[0].counters.queryid, 3);  // 30 ms in one call
+  EXPECT_DOUBLE_EQ(top.top[0].mean_ms, 30);
+  EXPECT_EQ(top.top[1].counters.queryid, 2);  // 10 ms per call
+}
+
+TEST(DiffSnapshots, MaxTimeIsTheLatestValueNotADifference) {
+  StatementCounters before = Counters(1, 2, 10);
+  before.max_ms = 8;
+  StatementCounters after = Counters(1, 5, 40);
+  after.max_ms = 12;
+  TopStatements top = DiffSnapshots({Clock::time_point(), {before}}, {Clock::time_point(), {after}},
+                                    StatementOrder::kTotal, 10);
+  ASSERT_EQ(top.top.size(), 1u);
+  EXPECT_DOUBLE_EQ(top.top[0].counters.max_ms, 12);
+}
+
+TEST(PreloadCommand, QuotesEachLibraryApart) {
+  EXPECT_EQ(PreloadCommand(""), "ALTER SYSTEM SET shared_preload_libraries = 'pg_stat_statements';");
+  EXPECT_EQ(PreloadCommand("auto_explain, \"pg_cron\""),
+            "ALTER SYSTEM SET shared_preload_libraries = 'auto_explain', 'pg_cron', "
+            "'pg_stat_statements';");
 }
 
 TEST(ParseStatementOrder, RejectsUnknownOrders) {

@@ -122,6 +122,55 @@ TEST(DetectPrefix, PrefersThePrefixThatParsesSessionLines) {
   EXPECT_EQ(DetectPrefix(lines, CommonPrefixes()), std::string(kDebianPrefix));
 }
 
+struct PrefixCase {
+  std::string_view prefix;
+  std::string session_line;     // alice@shop, pid 123 (0 when the prefix has no %p)
+  std::string background_line;  // a checkpointer's line
+};
+
+class CommonPrefix : public ::testing::TestWithParam<PrefixCase> {};
+
+TEST_P(CommonPrefix, IsDetectedAndReadsSessionAndBackgroundLines) {
+  const PrefixCase& c = GetParam();
+  std::vector<std::string> lines = {c.background_line, c.session_line};
+  EXPECT_EQ(DetectPrefix(lines, CommonPrefixes()), std::string(c.prefix));
+  LogStats stats = Analyze(c.session_line + "\n" + c.background_line + "\n", c.prefix);
+  const StatementStats& s = Only(stats);
+  EXPECT_EQ(s.slowest.user, "alice");
+  EXPECT_EQ(s.slowest.database, "shop");
+  EXPECT_EQ(FormatTime(s.slowest.time), "2026-11-29 12:00:00");
+  EXPECT_EQ(stats.checkpoints.started, 1u);
+}
+
+constexpr std::string_view kStatement = "LOG:  duration: 1.500 ms  statement: select 1";
+constexpr std::string_view kCheckpoint = "LOG:  checkpoint starting: time";
+
+INSTANTIATE_TEST_SUITE_P(
+    LogLinePrefix, CommonPrefix,
+    ::testing::Values(
+        PrefixCase{"%m [%p] %q%u@%d ",
+                   "2026-11-29 12:00:00.123 UTC [123] alice@shop " + std::string(kStatement),
+                   "2026-11-29 12:00:01.000 UTC [77] " + std::string(kCheckpoint)},
+        PrefixCase{"%t [%p]: [%l-1] user=%u,db=%d,app=%a,client=%h ",
+                   "2026-11-29 12:00:00 UTC [123]: [1-1] user=alice,db=shop,app=psql,client=[local] " +
+                       std::string(kStatement),
+                   "2026-11-29 12:00:01 UTC [77]: [1-1] user=,db=,app=,client= " + std::string(kCheckpoint)},
+        PrefixCase{"%t [%p]: [%l-1] user=%u,db=%d ",
+                   "2026-11-29 12:00:00 UTC [123]: [1-1] user=alice,db=shop " + std::string(kStatement),
+                   "2026-11-29 12:00:01 UTC [77]: [1-1] user=,db= " + std::string(kCheckpoint)},
+        PrefixCase{"%m [%p]: [%l-1] db=%d,user=%u ",
+                   "2026-11-29 12:00:00.123 UTC [123]: [1-1] db=shop,user=alice " + std::string(kStatement),
+                   "2026-11-29 12:00:01.000 UTC [77]: [1-1] db=,user= " + std::string(kCheckpoint)},
+        PrefixCase{"%t:%r:%u@%d:[%p]:",
+                   "2026-11-29 12:00:00 UTC:10.0.0.1(5432):alice@shop:[123]:" + std::string(kStatement),
+                   "2026-11-29 12:00:01 UTC::@:[77]:" + std::string(kCheckpoint)},
+        PrefixCase{"%t [%p-%l] %q%u@%d ",
+                   "2026-11-29 12:00:00 CET [123-1] alice@shop " + std::string(kStatement),
+                   "2026-11-29 12:00:01 CET [77-1] " + std::string(kCheckpoint)},
+        PrefixCase{"%m [%p] %q[user=%u,db=%d,app=%a] ",
+                   "2026-11-29 12:00:00.123 +03 [123] [user=alice,db=shop,app=x] " + std::string(kStatement),
+                   "2026-11-29 12:00:01.000 +03 [77] " + std::string(kCheckpoint)}));
+
 TEST(ReadStderrLog, JoinsTabContinuationsIntoMultiLineStatements) {
   auto entries = ParseStderr(
       "2026-11-29 12:00:00.000 UTC [10] u@d LOG:  duration: 5.000 ms  statement: SELECT a,\n"
@@ -190,6 +239,34 @@ TEST(LogAnalyzer, PairsLogDurationWithLogStatement) {
   const StatementStats& s = Only(stats);
   EXPECT_EQ(s.normalized, "select ?");
   EXPECT_EQ(s.slowest.query, "select 42");
+}
+
+// Three backends' messages interleaved as the logging collector writes them: every pairing
+// (statement with its later duration, temp file with its statement, bind with its execute's
+// parameters) stays within its own process.
+TEST(LogAnalyzer, InterleavedBackendsKeepTheirOwnPairs) {
+  LogStats stats = Analyze(
+      "2026-11-29 12:00:00.000 UTC [10] u@d LOG:  statement: select 10\n"
+      "2026-11-29 12:00:00.000 UTC [11] u@d LOG:  temporary file: path \"base/pgsql_tmp/pgsql_tmp11.0\", size 500\n"
+      "2026-11-29 12:00:00.000 UTC [12] u@d LOG:  duration: 0.100 ms  bind <unnamed>: select * from t where id = $1\n"
+      "2026-11-29 12:00:00.000 UTC [12] u@d DETAIL:  parameters: $1 = '12'\n"
+      "2026-11-29 12:00:00.000 UTC [10] u@d LOG:  temporary file: path \"base/pgsql_tmp/pgsql_tmp10.0\", size 700\n"
+      "2026-11-29 12:00:00.000 UTC [11] u@d LOG:  duration: 9.000 ms  statement: select *\n"
+      "\t  from big order by v\n"
+      "2026-11-29 12:00:00.000 UTC [12] u@d LOG:  duration: 4.000 ms  execute <unnamed>: select * from t where id = $1\n"
+      "2026-11-29 12:00:00.000 UTC [12] u@d DETAIL:  parameters: $1 = '12'\n"
+      "2026-11-29 12:00:00.000 UTC [10] u@d LOG:  duration: 7.000 ms\n");
+  ASSERT_EQ(stats.statements.size(), 3u);
+  auto of = [&](std::string_view normalized) -> const StatementStats& {
+    return stats.statements.at(FingerprintOf(normalized));
+  };
+  EXPECT_EQ(of("select ?").slowest.query, "select 10");
+  EXPECT_DOUBLE_EQ(of("select ?").timing.max_ms, 7.0);
+  EXPECT_EQ(of("select * from big order by v").slowest.pid, 11);
+  EXPECT_EQ(of("select * from t where id = ?").slowest.parameters, "$1 = '12'");
+  ASSERT_EQ(stats.temp_files.size(), 2u);
+  EXPECT_EQ(stats.temp_files.at(FingerprintOf("select ?")).total_bytes, 700u);
+  EXPECT_EQ(stats.temp_files.at(FingerprintOf("select * from big order by v")).total_bytes, 500u);
 }
 
 TEST(LogAnalyzer, ReadsQueryTextOfAutoExplainPlans) {

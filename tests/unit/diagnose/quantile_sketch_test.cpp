@@ -7,6 +7,8 @@
 
 #include <gtest/gtest.h>
 
+#include "diagnose/log_stats.hpp"
+
 namespace dbmedic::diagnose {
 namespace {
 
@@ -64,6 +66,32 @@ TEST(QuantileSketch, ZerosAreCounted) {
   s.Add(100);
   EXPECT_EQ(s.Quantile(0.5), 0);
   EXPECT_NEAR(s.Quantile(1.0), 100, 1);
+}
+
+TEST(Timing, OneExecutionReportsItsDurationForEveryPercentile) {
+  Timing t;
+  t.Add(6026.236);
+  EXPECT_DOUBLE_EQ(t.Quantile(0.50), 6026.236);
+  EXPECT_DOUBLE_EQ(t.Quantile(0.99), 6026.236);
+}
+
+TEST(Timing, PercentilesStayWithinTheExactMinAndMax) {
+  Timing a, b;
+  a.Add(5282.009);
+  b.Add(5341.370);
+  a.Merge(b);
+  EXPECT_DOUBLE_EQ(a.min_ms, 5282.009);
+  EXPECT_DOUBLE_EQ(a.Quantile(0.99), 5341.370);  // the bucket's representative is above it
+  EXPECT_DOUBLE_EQ(a.Quantile(0.0), 5282.009);
+}
+
+TEST(Timing, MergingAnEmptyTimingKeepsTheMinimum) {
+  Timing a, empty;
+  a.Add(3);
+  a.Merge(empty);
+  empty.Merge(a);
+  EXPECT_DOUBLE_EQ(a.min_ms, 3);
+  EXPECT_DOUBLE_EQ(empty.min_ms, 3);
 }
 
 }  // namespace
