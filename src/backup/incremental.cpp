@@ -63,25 +63,39 @@ std::optional<std::string> Unusable(const repo::Manifest& candidate,
 
 }  // namespace
 
-ReferenceChoice ChooseReference(const repo::Repository& repository, BackupType type,
-                                const ClusterPosition& position) {
-  ReferenceChoice choice;
-  if (type == BackupType::kFull) return choice;
-  const std::vector<std::string> labels = repository.ListBackups();
-  const std::set<std::string> present(labels.begin(), labels.end());
-  for (auto it = labels.rbegin(); it != labels.rend(); ++it) {
+ReferenceCandidate LoadReferenceCandidate(const repo::Repository& repository, BackupType type) {
+  ReferenceCandidate candidate;
+  if (type == BackupType::kFull) return candidate;
+  candidate.labels = repository.ListBackups();
+  for (auto it = candidate.labels.rbegin(); it != candidate.labels.rend(); ++it) {
     repo::Manifest m = repository.LoadManifest(*it);
     if (type == BackupType::kDiff && m.type != "full") continue;
-    if (std::optional<std::string> why = Unusable(m, position, present)) {
-      choice.why_full = *why;
-      return choice;
-    }
-    choice.reference = std::move(m);
+    candidate.manifest = std::move(m);
+    return candidate;
+  }
+  candidate.why_none = type == BackupType::kDiff ? "the repository holds no full backup"
+                                                 : "the repository holds no backup";
+  return candidate;
+}
+
+ReferenceChoice ChooseReference(ReferenceCandidate candidate, const ClusterPosition& position) {
+  ReferenceChoice choice;
+  if (!candidate.manifest) {
+    choice.why_full = std::move(candidate.why_none);
     return choice;
   }
-  choice.why_full = type == BackupType::kDiff ? "the repository holds no full backup"
-                                              : "the repository holds no backup";
+  const std::set<std::string> present(candidate.labels.begin(), candidate.labels.end());
+  if (std::optional<std::string> why = Unusable(*candidate.manifest, position, present)) {
+    choice.why_full = *why;
+    return choice;
+  }
+  choice.reference = std::move(candidate.manifest);
   return choice;
+}
+
+ReferenceChoice ChooseReference(const repo::Repository& repository, BackupType type,
+                                const ClusterPosition& position) {
+  return ChooseReference(LoadReferenceCandidate(repository, type), position);
 }
 
 repo::FileEntry InheritFile(const repo::Manifest& reference, const repo::FileEntry& file) {

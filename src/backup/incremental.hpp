@@ -39,8 +39,22 @@ struct ReferenceChoice {
   std::string why_full;                     // when a diff / incr became full: why
 };
 
-// Picks the backup a `type` backup is based on. Throws what LoadManifest throws (kCorrupt for a
-// malformed manifest of the chosen reference).
+// The backup a `type` backup would be based on, loaded but not yet judged against the cluster:
+// the newest backup (for diff: the newest full). Needs no connection, so a backup reads it (its
+// manifest is hundreds of kB of JSON for a large cluster) while it connects.
+struct ReferenceCandidate {
+  std::optional<repo::Manifest> manifest;  // nullopt: none (why_none says why), or type full
+  std::string why_none;
+  std::vector<std::string> labels;  // the repository's complete backups
+};
+// Throws what LoadManifest throws (kCorrupt for a malformed manifest of the candidate).
+ReferenceCandidate LoadReferenceCandidate(const repo::Repository& repository, BackupType type);
+
+// Whether the candidate can serve on the cluster as it is now (same timeline, not ahead of it,
+// its own references present); if not, a full backup is taken and why_full says why.
+ReferenceChoice ChooseReference(ReferenceCandidate candidate, const ClusterPosition& position);
+
+// Both steps in one.
 ReferenceChoice ChooseReference(const repo::Repository& repository, BackupType type,
                                 const ClusterPosition& position);
 

@@ -198,12 +198,15 @@ void ChownRecursive(const fs::path& path, uid_t uid, gid_t gid) {
   if (::lchown(path.c_str(), uid, gid) != 0) throw SystemError(errno, "chown", path.string());
   std::error_code ec;
   if (!fs::is_directory(fs::symlink_status(path, ec))) return;
-  for (auto it = fs::recursive_directory_iterator(path); it != fs::recursive_directory_iterator();
-       ++it) {
-    if (::lchown(it->path().c_str(), uid, gid) != 0) {
+  // Files may come and go meanwhile (an archiver writing through temporary files): one that is
+  // gone has no owner left to change.
+  for (auto it = fs::recursive_directory_iterator(path, ec);
+       !ec && it != fs::recursive_directory_iterator(); it.increment(ec)) {
+    if (::lchown(it->path().c_str(), uid, gid) != 0 && errno != ENOENT) {
       throw SystemError(errno, "chown", it->path().string());
     }
   }
+  if (ec && ec.value() != ENOENT) throw SystemError(ec.value(), "list", path.string());
 }
 
 void GiveToOsUser(const fs::path& path, std::string_view os_user) {
