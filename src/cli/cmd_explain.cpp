@@ -2,6 +2,7 @@
 #include <fmt/format.h>
 
 #include "cli/command.hpp"
+#include "core/error.hpp"
 #include "diagnose/explain.hpp"
 #include "diagnose/session.hpp"
 
@@ -15,6 +16,12 @@ struct ExplainArgs {
 };
 
 void Run(Context& ctx, const ExplainArgs& args) {
+  if (args.allow_writes && !args.analyze) {
+    // Plain EXPLAIN never runs the statement: accepting the flag would suggest it did.
+    throw Error(ErrorCode::kUsage, "--allow-writes needs --analyze",
+                "without --analyze the statement is only planned, never run, so there is nothing "
+                "to allow; add --analyze to run it in a transaction that is rolled back");
+  }
   const core::Config& config = ctx.config();
   auto timeout = config.Duration("diagnose.statement_timeout");
   pg::Connection conn =

@@ -180,6 +180,12 @@ TEST_F(WithStatements, LocksWithNoContention) {
   EXPECT_TRUE(j["root_blockers"].empty());
 }
 
+TEST_F(WithStatements, ExplainAllowWritesWithoutAnalyzeIsAUsageError) {
+  auto r = RunDbmedic(Cmd({"explain", "--allow-writes", "UPDATE t SET v = v"}, *cluster_));
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.err.find("--allow-writes needs --analyze"), std::string::npos) << r.err;
+}
+
 TEST_F(WithStatements, WaitsRejectsAnIntervalLongerThanTheDuration) {
   auto r = RunDbmedic(Cmd({"waits", "--duration", "1s", "--interval", "2s"}, *cluster_));
   EXPECT_EQ(r.exit_code, 2);
