@@ -146,6 +146,11 @@ void Setup(CLI::App& root, Context& ctx) {
   AddConfigOption(cmd, ctx, "forensics.min_rows");
   AddConfigOption(cmd, ctx, "forensics.min_percent");
   AddConfigOption(cmd, ctx, "forensics.jobs");
+  // The running cluster, for the live catalog snapshot when the stored catalog cannot name a
+  // relation (forensics.live_snapshot).
+  for (const char* key : {"cluster.host", "cluster.port", "cluster.user", "cluster.dbname"}) {
+    AddConfigOption(cmd, ctx, key);
+  }
   cmd->add_option("--since", args->since, "Only transactions committed at or after this time "
                                           "(UTC unless an offset is given)");
   cmd->add_option("--until", args->until, "Only transactions committed at or before this time");

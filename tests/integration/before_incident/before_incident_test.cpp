@@ -122,6 +122,19 @@ TEST_F(BeforeIncidentTest, IncidentsFindsTheDropInTheRepositoryArchiveByName) {
   EXPECT_TRUE(j.at("scan").at("live_snapshot").get<bool>());
 }
 
+// No configuration file: the repository and the cluster (for the live snapshot) as flags.
+TEST_F(BeforeIncidentTest, IncidentsTakesTheRepositoryAndTheClusterFromFlags) {
+  TestCluster& c = primary_->cluster();
+  auto r = RunDbmedic({"--output", "json", "incidents", "--table", "users", "--repo",
+                       primary_->repo_dir().string(), "--pg-host", c.socket_dir().string(),
+                       "--pg-port", std::to_string(c.port()), "--pg-user", "postgres"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const nlohmann::json j = nlohmann::json::parse(r.out);
+  ASSERT_EQ(j.at("incidents").size(), 1u) << r.out;
+  EXPECT_EQ(j.at("incidents")[0].at("relations")[0].at("name"), "public.users");
+  EXPECT_TRUE(j.at("scan").at("live_snapshot").get<bool>());
+}
+
 TEST_F(BeforeIncidentTest, AScanTheStoredCatalogAnswersTakesNoLiveSnapshot) {
   // Every commit is before --since: no decision needs a name, so the running cluster (reachable
   // here) is not asked.
