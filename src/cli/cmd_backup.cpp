@@ -1,9 +1,9 @@
-// `dbmedic backup`: online full backup of the configured cluster into the repository.
-#include <fmt/format.h>
-#include <fmt/ranges.h>
-
+// `dbmedic backup`: online backup (full, diff or incr) of the configured cluster into the
+// repository.
 #include <future>
 
+#include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <spdlog/spdlog.h>
 
 #include "backup/backup.hpp"
