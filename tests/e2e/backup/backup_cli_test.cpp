@@ -83,6 +83,29 @@ TEST_F(BackupCli, BackupThenInfoAndVerifyInJson) {
   EXPECT_EQ(Json(verify)["ok"], true);
 }
 
+// The relation catalog is captured beside the backup; when that fails (here: the repository's
+// catalog file is damaged) the backup is still good, and the warning says how to retry.
+TEST_F(BackupCli, AFailedCatalogCaptureIsAWarningAfterAGoodBackup) {
+  const fs::path catalog = repo_dir_ / "forensics" / "catalog.json";
+  const bool existed = fs::exists(catalog);
+  const std::string saved = existed ? core::ReadFile(catalog) : std::string();
+  fs::create_directories(catalog.parent_path());
+  std::ofstream(catalog, std::ios::trunc) << "not json";
+  const core::ProcessResult backup = Run({"--output", "json", "backup"});
+  if (existed) {
+    std::ofstream(catalog, std::ios::trunc) << saved;
+  } else {
+    fs::remove(catalog);
+  }
+  ASSERT_EQ(backup.exit_code, 0) << backup.err;
+  EXPECT_EQ(Json(backup)["type"], "full");
+  EXPECT_NE(backup.err.find("the backup is complete, but the relation catalog could not be "
+                            "captured"),
+            std::string::npos)
+      << backup.err;
+  EXPECT_NE(backup.err.find("dbmedic catalog capture"), std::string::npos) << backup.err;
+}
+
 TEST_F(BackupCli, RestoreIntoNonEmptyTargetExitsWithConflict) {
   const fs::path target = cluster_->root() / "busy";
   core::MakeDirs(target, 0700);
