@@ -23,8 +23,9 @@ class EncryptedStorage : public storage::Storage {
   std::vector<storage::ObjectInfo> List(std::string_view dir) const override {
     return inner_->List(dir);
   }
-  std::vector<std::string> ListDirectories(std::string_view dir) const override {
-    return inner_->ListDirectories(dir);
+  std::vector<storage::DirectoryInfo> ListDirectories(std::string_view dir,
+                                                      std::string_view marker = {}) const override {
+    return inner_->ListDirectories(dir, marker);
   }
   bool Exists(std::string_view path) const override { return inner_->Exists(path); }
   // Throws Error(kCorrupt) naming the object when it fails authentication.

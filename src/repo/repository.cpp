@@ -99,13 +99,13 @@ void Repository::CheckCluster(const std::string& system_identifier) const {
   }
 }
 
-// One level of the backup directory and a manifest check per label: listing every object below
-// it would read every chunk of every backup (on S3, a request per thousand objects).
+// One level of the backup directory, each label with whether its manifest is there: listing
+// every object below it would read every chunk of every backup (on S3, a request per thousand
+// objects).
 Repository::Listing Repository::ListBackupDirs() const {
   Listing listing;
-  for (std::string& label : storage_->ListDirectories("backup")) {
-    const bool complete = storage_->Exists(ManifestPath(label));
-    (complete ? listing.complete : listing.incomplete).push_back(std::move(label));
+  for (storage::DirectoryInfo& dir : storage_->ListDirectories("backup", kManifestName)) {
+    (dir.holds_marker ? listing.complete : listing.incomplete).push_back(std::move(dir.name));
   }
   return listing;
 }

@@ -61,8 +61,9 @@ class Repository {
   void RemoveBackup(const std::string& label);
 
   static std::string BackupDir(const std::string& label) { return "backup/" + label; }
+  static constexpr std::string_view kManifestName = "manifest.json";
   static std::string ManifestPath(const std::string& label) {
-    return BackupDir(label) + "/manifest.json";
+    return BackupDir(label) + "/" + std::string(kManifestName);
   }
 
  private:

@@ -24,8 +24,9 @@ class FaultStorage : public Storage {
   FaultStorage(Storage& inner, FaultPlan plan) : inner_(inner), plan_(std::move(plan)) {}
 
   std::vector<ObjectInfo> List(std::string_view dir) const override { return inner_.List(dir); }
-  std::vector<std::string> ListDirectories(std::string_view dir) const override {
-    return inner_.ListDirectories(dir);
+  std::vector<DirectoryInfo> ListDirectories(std::string_view dir,
+                                             std::string_view marker = {}) const override {
+    return inner_.ListDirectories(dir, marker);
   }
   bool Exists(std::string_view path) const override { return inner_.Exists(path); }
   std::unique_ptr<ReadStream> OpenRead(std::string_view path) const override {

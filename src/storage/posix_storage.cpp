@@ -139,16 +139,21 @@ std::vector<ObjectInfo> PosixStorage::List(std::string_view dir) const {
   return out;
 }
 
-std::vector<std::string> PosixStorage::ListDirectories(std::string_view dir) const {
-  std::vector<std::string> out;
+std::vector<DirectoryInfo> PosixStorage::ListDirectories(std::string_view dir,
+                                                         std::string_view marker) const {
+  std::vector<DirectoryInfo> out;
   const fs::path base = Resolve(dir);
   std::error_code ec;
   if (!fs::is_directory(base, ec)) return out;
   for (auto it = fs::directory_iterator(base, ec); !ec && it != fs::end(it); it.increment(ec)) {
-    if (it->is_directory(ec)) out.push_back(it->path().filename().string());
+    if (!it->is_directory(ec)) continue;
+    std::error_code ignored;
+    const bool marked = !marker.empty() && fs::is_regular_file(it->path() / marker, ignored);
+    out.push_back({it->path().filename().string(), marked});
   }
   if (ec) throw SystemError(ec.value(), "list", base.string());
-  std::sort(out.begin(), out.end());
+  std::sort(out.begin(), out.end(),
+            [](const DirectoryInfo& a, const DirectoryInfo& b) { return a.name < b.name; });
   return out;
 }
 

@@ -16,7 +16,8 @@ class PosixStorage : public Storage {
   explicit PosixStorage(std::filesystem::path root);
 
   std::vector<ObjectInfo> List(std::string_view dir) const override;
-  std::vector<std::string> ListDirectories(std::string_view dir) const override;
+  std::vector<DirectoryInfo> ListDirectories(std::string_view dir,
+                                             std::string_view marker = {}) const override;
   bool Exists(std::string_view path) const override;
   std::unique_ptr<ReadStream> OpenRead(std::string_view path) const override;
   std::unique_ptr<WriteStream> OpenWrite(std::string_view path,

@@ -23,13 +23,17 @@ void Storage::WriteAtomic(std::string_view path, std::string_view data) {
   out->Commit();
 }
 
-std::vector<std::string> Storage::ListDirectories(std::string_view dir) const {
-  std::vector<std::string> out;
+std::vector<DirectoryInfo> Storage::ListDirectories(std::string_view dir,
+                                                    std::string_view marker) const {
+  std::vector<DirectoryInfo> out;
   for (const ObjectInfo& object : List(dir)) {
     const std::size_t slash = object.path.find('/');
     if (slash == std::string::npos) continue;
-    std::string name = object.path.substr(0, slash);
-    if (out.empty() || out.back() != name) out.push_back(std::move(name));  // List() is sorted
+    const std::string_view name = std::string_view(object.path).substr(0, slash);
+    if (out.empty() || out.back().name != name) out.push_back({std::string(name)});  // sorted
+    if (!marker.empty() && std::string_view(object.path).substr(slash + 1) == marker) {
+      out.back().holds_marker = true;
+    }
   }
   return out;
 }

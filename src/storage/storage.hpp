@@ -31,6 +31,11 @@ struct ObjectInfo {
   std::uint64_t size = 0;
 };
 
+struct DirectoryInfo {
+  std::string name;
+  bool holds_marker = false;  // the object `marker` of ListDirectories lies directly in it
+};
+
 // Sequential reader of one object.
 class ReadStream {
  public:
@@ -76,11 +81,13 @@ class Storage {
   // Every object below `dir` (recursively), with sizes, sorted by path. A missing directory is
   // an empty list. Uncommitted objects are never listed.
   virtual std::vector<ObjectInfo> List(std::string_view dir) const = 0;
-  // The names of the directories directly below `dir` (on an object store: the common prefixes
-  // one level down), sorted. Cheaper than List() when the tree below is large: a repository's
-  // backup labels without listing every chunk of every backup. The default derives them from
-  // List() (directories holding at least one object).
-  virtual std::vector<std::string> ListDirectories(std::string_view dir) const;
+  // The directories directly below `dir` (on an object store: the common prefixes one level
+  // down), sorted, each saying whether it holds the object `marker` directly (a backup's
+  // manifest.json; empty: not asked). Cheaper than List() when the tree below is large: a
+  // repository's backup labels without listing every chunk of every backup. The default derives
+  // both from one List() (directories holding at least one object).
+  virtual std::vector<DirectoryInfo> ListDirectories(std::string_view dir,
+                                                     std::string_view marker = {}) const;
   virtual bool Exists(std::string_view path) const = 0;
   // Throws Error(kNotFound) naming the object when it does not exist.
   virtual std::unique_ptr<ReadStream> OpenRead(std::string_view path) const = 0;

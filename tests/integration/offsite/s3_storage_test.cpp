@@ -17,6 +17,12 @@ namespace {
 using storage::S3Settings;
 using storage::S3Storage;
 
+std::vector<std::string> DirectoryNames(const storage::Storage& storage, std::string_view dir) {
+  std::vector<std::string> names;
+  for (const storage::DirectoryInfo& d : storage.ListDirectories(dir)) names.push_back(d.name);
+  return names;
+}
+
 template <typename F>
 Error Catch(F&& f) {
   try {
@@ -82,9 +88,13 @@ TEST_F(S3StorageTest, ListDirectoriesNamesTheCommonPrefixesOneLevelDown) {
   s3.WriteAtomic("dirs/A/data/base/1/1259", "x");
   s3.WriteAtomic("dirs/A/data/base/1/1260", "y");
   s3.WriteAtomic("dirs/file", "not a directory");
-  EXPECT_EQ(s3.ListDirectories("dirs"), (std::vector<std::string>{"A", "B"}));
-  EXPECT_EQ(s3.ListDirectories("dirs/A/data"), (std::vector<std::string>{"base"}));
-  EXPECT_TRUE(s3.ListDirectories("nothing").empty());
+  EXPECT_EQ(DirectoryNames(s3, "dirs"), (std::vector<std::string>{"A", "B"}));
+  EXPECT_EQ(DirectoryNames(s3, "dirs/A/data"), (std::vector<std::string>{"base"}));
+  EXPECT_TRUE(DirectoryNames(s3, "nothing").empty());
+  const auto marked = s3.ListDirectories("dirs", "manifest.json");
+  ASSERT_EQ(marked.size(), 2u);
+  EXPECT_FALSE(marked[0].holds_marker);
+  EXPECT_TRUE(marked[1].holds_marker);
   s3.RemoveTree("dirs");
 }
 

@@ -25,6 +25,12 @@ FaultPlan WriteFailsAt(std::uint64_t n) {
   return plan;
 }
 
+std::vector<std::string> DirectoryNames(const Storage& storage, std::string_view dir) {
+  std::vector<std::string> names;
+  for (const DirectoryInfo& d : storage.ListDirectories(dir)) names.push_back(d.name);
+  return names;
+}
+
 class StorageContract : public ::testing::TestWithParam<std::string> {
  protected:
   void SetUp() override {
@@ -96,9 +102,13 @@ TEST_P(StorageContract, ListDirectoriesNamesOneLevelSorted) {
   storage_->WriteAtomic("backup/A/data/base/1/1260", "y");
   storage_->WriteAtomic("backup/file", "not a directory");
   storage_->WriteAtomic("archive/C/x", "w");
-  EXPECT_EQ(storage_->ListDirectories("backup"), (std::vector<std::string>{"A", "B"}));
-  EXPECT_EQ(storage_->ListDirectories("backup/A/data"), (std::vector<std::string>{"base"}));
-  EXPECT_TRUE(storage_->ListDirectories("nothing/here").empty());
+  EXPECT_EQ(DirectoryNames(*storage_, "backup"), (std::vector<std::string>{"A", "B"}));
+  EXPECT_EQ(DirectoryNames(*storage_, "backup/A/data"), (std::vector<std::string>{"base"}));
+  EXPECT_TRUE(DirectoryNames(*storage_, "nothing/here").empty());
+  const std::vector<DirectoryInfo> marked = storage_->ListDirectories("backup", "manifest.json");
+  ASSERT_EQ(marked.size(), 2u);
+  EXPECT_FALSE(marked[0].holds_marker);  // A: objects, but deeper
+  EXPECT_TRUE(marked[1].holds_marker);   // B
 }
 
 TEST_P(StorageContract, OpenReadMissingIsNotFound) {

@@ -29,6 +29,13 @@ pg::CatalogSnapshot Snapshot(pg::Lsn lsn, double orders_rows, bool with_orders =
   return s;
 }
 
+// Transaction `xid` deletes `rows` rows of orders and commits at `commit_time`.
+void AddOrdersDelete(WalBuilder& wal, std::uint32_t xid, int rows,
+                     std::int64_t commit_time = 5000000) {
+  for (int i = 0; i < rows; ++i) wal.AddHeapDelete(xid, kOrders);
+  wal.AddCommit(xid, commit_time, 5);
+}
+
 IncidentReport Scan(const WalBuilder& wal, const pg::RelationCatalog& catalog,
                     const IncidentOptions& options) {
   auto source = wal.Source();
@@ -38,8 +45,7 @@ IncidentReport Scan(const WalBuilder& wal, const pg::RelationCatalog& catalog,
 
 TEST(IncidentCatalog, CommitsNoRuleCanTakeNeverCompleteTheCatalog) {
   WalBuilder wal;
-  for (int i = 0; i < 49; ++i) wal.AddHeapDelete(740, kOrders);  // < 50% of any table >= 100
-  wal.AddCommit(740, 5000000, 5);
+  AddOrdersDelete(wal, 740, 49);  // < 50% of any table >= 100
   pg::RelationCatalog catalog;
   int calls = 0;
   IncidentOptions options;
@@ -53,8 +59,7 @@ TEST(IncidentCatalog, CommitsNoRuleCanTakeNeverCompleteTheCatalog) {
 
 TEST(IncidentCatalog, HalfOfASmallTableIsStillFoundByPercent) {
   WalBuilder wal;
-  for (int i = 0; i < 50; ++i) wal.AddHeapDelete(740, kOrders);
-  wal.AddCommit(740, 5000000, 5);
+  AddOrdersDelete(wal, 740, 50);
   pg::RelationCatalog catalog;
   catalog.Add(Snapshot(pg::Lsn{0}, 100));
   IncidentReport report = Scan(wal, catalog, {});
@@ -66,10 +71,8 @@ TEST(IncidentCatalog, HalfOfASmallTableIsStillFoundByPercent) {
 
 TEST(IncidentCatalog, AnUnnamedRelationCompletesTheCatalogOnceAndIsNamedByIt) {
   WalBuilder wal;
-  for (int i = 0; i < 1000; ++i) wal.AddHeapDelete(740, kOrders);
-  wal.AddCommit(740, 5000000, 5);
-  for (int i = 0; i < 1000; ++i) wal.AddHeapDelete(741, kOrders);
-  wal.AddCommit(741, 5000001, 5);
+  AddOrdersDelete(wal, 740, 1000);
+  AddOrdersDelete(wal, 741, 1000, 5000001);
   pg::RelationCatalog catalog;
   int calls = 0;
   IncidentOptions options;
@@ -88,8 +91,7 @@ TEST(IncidentCatalog, AnUnnamedRelationCompletesTheCatalogOnceAndIsNamedByIt) {
 
 TEST(IncidentCatalog, ACompletionThatAddsNothingLeavesTheRelationUnnamed) {
   WalBuilder wal;
-  for (int i = 0; i < 1000; ++i) wal.AddHeapDelete(740, kOrders);
-  wal.AddCommit(740, 5000000, 5);
+  AddOrdersDelete(wal, 740, 1000);
   pg::RelationCatalog catalog;
   int calls = 0;
   IncidentOptions options;
@@ -124,8 +126,7 @@ TEST(IncidentCatalog, AFateUnknownToTheStoredSnapshotsIsAskedOfTheCompletion) {
 
 TEST(IncidentCatalog, ACatalogThatAnswersEverythingIsNotCompleted) {
   WalBuilder wal;
-  for (int i = 0; i < 1000; ++i) wal.AddHeapDelete(740, kOrders);
-  wal.AddCommit(740, 5000000, 5);
+  AddOrdersDelete(wal, 740, 1000);
   pg::RelationCatalog catalog;
   catalog.Add(Snapshot(pg::Lsn{0}, 5000));
   int calls = 0;
